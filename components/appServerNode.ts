@@ -1,0 +1,66 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Arguments of {@link AppServerNode}. */
+export interface AppServerNodeArgs {
+  /** Container name and hostname; Docker's DNS resolves it on the environment's network. */
+  nodeName: pulumi.Input<string>;
+  /** The deployment's image (the stack's image with the application in its context). */
+  image: pulumi.Input<string>;
+  /** The environment's private network. The node publishes no port: only the balancer reaches it. */
+  networkName: pulumi.Input<string>;
+  /** Extra DNS names on the network; the peers alias lets every node find all the others. */
+  aliases: pulumi.Input<pulumi.Input<string>[]>;
+  /** Environment variables, secrets included (pass them as Pulumi secrets; the list then stays secret). */
+  envs: pulumi.Input<Record<string, string>>;
+  /** Memory limit in MB. Changes in place, without replacing the container. */
+  memoryMb: pulumi.Input<number>;
+  /** Docker restart policy (`unless-stopped` by default in the schema). Changes in place. */
+  restart: pulumi.Input<string>;
+  /** Capabilities kept after dropping all: the least the stack's servers need. */
+  capabilities: pulumi.Input<pulumi.Input<string>[]>;
+  /** Ports that must accept connections for the node to count as healthy (HTTP, socket server). */
+  healthPorts: pulumi.Input<pulumi.Input<number>[]>;
+}
+
+/** One application server node: a container on the private network only, with a stable hostname. */
+export class AppServerNode extends pulumi.ComponentResource {
+  public readonly containerName: pulumi.Output<string>;
+  /** The node's address on the environment's network. */
+  public readonly ipAddress: pulumi.Output<string>;
+
+  constructor(name: string, args: AppServerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wsenv:index:AppServerNode", name, {}, opts);
+    const container = new docker.Container(
+      `${name}-container`,
+      {
+        name: args.nodeName,
+        hostname: args.nodeName,
+        image: args.image,
+        envs: pulumi.output(args.envs).apply((envs) => Object.entries(envs).map(([k, v]) => `${k}=${v}`)),
+        networksAdvanced: [{ name: args.networkName, aliases: pulumi.all([args.nodeName, args.aliases]).apply(([n, a]) => [n, ...a]) }],
+        restart: args.restart,
+        memory: args.memoryMb,
+        capabilities: { drops: ["ALL"], adds: args.capabilities },
+        securityOpts: ["no-new-privileges:true"],
+        // A TCP connect through bash's /dev/tcp: every official stack image has bash, not all have curl.
+        healthcheck: {
+          tests: pulumi.output(args.healthPorts).apply((ports) => [
+            "CMD",
+            "bash",
+            "-c",
+            ports.map((port) => `exec 3<>/dev/tcp/127.0.0.1/${port}`).join(" && "),
+          ]),
+          interval: "5s",
+          timeout: "3s",
+          startPeriod: "30s",
+          retries: 3,
+        },
+      },
+      { parent: this },
+    );
+    this.containerName = container.name;
+    this.ipAddress = container.networkDatas.apply((datas) => datas?.[0]?.ipAddress ?? "");
+    this.registerOutputs({ containerName: this.containerName, ipAddress: this.ipAddress });
+  }
+}

@@ -1,0 +1,78 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { renderApplyScript } from "../lib/balancerApply";
+import type { BalancerFiles } from "../lib/nginx";
+import { NGINX_IMAGE_LAYOUT } from "../lib/presets";
+
+/** Arguments of {@link BalancerNode}. */
+export interface BalancerNodeArgs {
+  /** Name of the nginx container. */
+  containerName: pulumi.Input<string>;
+  /** nginx image (official layout: /etc/nginx/nginx.conf, nginx as PID 1). Changing it replaces the container. */
+  image: pulumi.Input<string>;
+  /** The environment's private network, shared with the app nodes. */
+  networkName: pulumi.Input<string>;
+  /** Host port the balancer is published on. Changing it replaces the container. */
+  port: pulumi.Input<number>;
+  /** Host address the port is bound to (`0.0.0.0` for every interface, `127.0.0.1` for this machine only). */
+  listenAddress: pulumi.Input<string>;
+  /** The container's open-files limit; must cover the config's `worker_rlimit_nofile`. */
+  openFilesLimit: pulumi.Input<number>;
+  /** Capabilities kept after dropping all. */
+  capabilities: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * The rendered nginx.conf and snippet. They are not container inputs: a change reaches the running
+   * container as a checked, graceful reload, never as a replacement that would cut every socket.
+   */
+  files: pulumi.Input<BalancerFiles>;
+  /** Resources the config refers to (the app nodes: nginx resolves their names when it loads the config). */
+  upstreams: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The nginx balancer node: the only container with a published port, and its config as its own resource. */
+export class BalancerNode extends pulumi.ComponentResource {
+  /** Name of the running balancer container. */
+  public readonly containerName: pulumi.Output<string>;
+  /** Host port it is published on. */
+  public readonly port: pulumi.Output<number>;
+
+  constructor(name: string, args: BalancerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wsenv:index:BalancerNode", name, {}, opts);
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+    const container = new docker.Container(
+      `${name}-container`,
+      {
+        name: args.containerName,
+        image: image.imageId,
+        ports: [{ internal: NGINX_IMAGE_LAYOUT.listenPort, external: args.port, ip: args.listenAddress }],
+        networksAdvanced: [{ name: args.networkName }],
+        restart: "unless-stopped",
+        ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
+        capabilities: { drops: ["ALL"], adds: args.capabilities },
+        securityOpts: ["no-new-privileges:true"],
+        // Without this the provider's default (SIGTERM) would make nginx stop fast and cut sockets.
+        stopSignal: "SIGQUIT",
+      },
+      { parent: this },
+    );
+    const files = pulumi.output(args.files);
+    new command.local.Command(
+      `${name}-config`,
+      {
+        create: renderApplyScript(),
+        environment: {
+          WSENV_BALANCER: container.name,
+          WSENV_NGINX_CONF: files.nginxConf,
+          WSENV_SNIPPET: files.snippet,
+        },
+        // A new container starts from the image's default config and must get the files again.
+        triggers: [container.id],
+      },
+      { parent: this, dependsOn: args.upstreams },
+    );
+    this.containerName = container.name;
+    this.port = pulumi.output(args.port);
+    this.registerOutputs({ containerName: this.containerName, port: this.port });
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./appDeployment";
+export * from "./appServerNode";
+export * from "./balancerNode";
+export * from "./environment";

@@ -1,0 +1,14 @@
+// Three projects so a newcomer can run the fast ones alone (`npm run test:unit`):
+//   unit  - pure functions and the program under pulumi.runtime.setMocks (seconds, no services)
+//   nginx - generated configs checked by a real `nginx -t` (needs Debian's nginx-light)
+//   e2e   - the program applied to a real Docker engine, real nginx and a real browser
+const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }];
+const common = { preset: undefined, testEnvironment: "node", transform: { "^.+\\.ts$": tsJest } };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+    { ...common, displayName: "nginx", testMatch: ["<rootDir>/test/nginx/**/*.test.ts"] },
+    { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"], maxWorkers: 1 },
+  ],
+};

@@ -1,0 +1,51 @@
+import { createHash } from "crypto";
+import type { AppSpec } from "./schema";
+
+/**
+ * Names of everything wsenv creates, derived from the stack name and content only (never from time or
+ * randomness), so running the program twice gives identical names.
+ */
+
+function shortHash(text: string, length: number): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, length);
+}
+
+/**
+ * `wsenv-<stack>`: lowercase DNS-label characters only, at most 36 characters, so every name built on it
+ * stays a valid container name and a hostname of at most 63 characters. A stack name that had to be
+ * changed gets a hash of the original, so `Dev` and `dev` never share containers.
+ */
+export function stackPrefix(stack: string): string {
+  const cleaned = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").replace(/-{2,}/g, "-");
+  const fits = cleaned.slice(0, 24).replace(/-+$/, "") || "stack";
+  return fits === stack ? `wsenv-${fits}` : `wsenv-${fits}-${shortHash(stack, 5)}`;
+}
+
+export const networkName = (stack: string) => `${stackPrefix(stack)}-net`;
+export const balancerContainerName = (stack: string) => `${stackPrefix(stack)}-balancer`;
+/** A network alias every app node carries: Docker's DNS answers it with the addresses of all of them. */
+export const peersAlias = (stack: string) => `${stackPrefix(stack)}-app-peers`;
+/** Local tag of the app image: one tag per content, so a changed app is a new image, not a moved tag. */
+export const appImageName = (stack: string, contentHash: string) => `${stackPrefix(stack)}-app:${contentHash.slice(0, 16)}`;
+
+/**
+ * A node's revision: a hash of every node input that Docker can only change by replacing the container
+ * (image, environment, ports, command). Nodes of a new revision get new names, so they start beside the
+ * old ones instead of colliding with them. Memory and restart policy update in place and stay out.
+ * Secret values stay out too: a truncated hash of a weak secret in a container name could confirm a guess.
+ */
+export function nodeRevision(app: AppSpec, imageName: string, secretEnvNames: string[]): string {
+  const replacing = {
+    imageName,
+    stack: app.stack,
+    context: app.context,
+    httpPort: app.httpPort,
+    wsPort: app.wsPort,
+    wsCommand: app.wsCommand,
+    env: Object.entries(app.env).sort(([a], [b]) => (a < b ? -1 : 1)),
+    secretEnvNames: [...secretEnvNames].sort(),
+  };
+  return shortHash(JSON.stringify(replacing), 8);
+}
+
+export const appNodeName = (stack: string, revision: string, index: number) => `${stackPrefix(stack)}-app-${revision}-${index}`;

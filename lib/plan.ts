@@ -1,0 +1,116 @@
+import type { PreparedAppBuild } from "./appSource";
+import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias } from "./naming";
+import { BalancerFiles, renderBalancerFiles } from "./nginx";
+import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
+import type { WsenvSpec } from "./schema";
+
+/**
+ * Everything the components create, decided up front as plain data: names, the rendered balancer files,
+ * each node's environment. A pure function of the spec and the staged build, so the whole plan is tested
+ * without Pulumi, and two runs with the same inputs plan the same thing byte for byte.
+ */
+
+export interface AppNodePlan {
+  /** Container name, hostname and DNS name on the environment's network. */
+  name: string;
+  index: number;
+  /** Environment of this node (without secrets, which the program adds as Pulumi secrets). */
+  envs: Record<string, string>;
+}
+
+export interface EnvironmentPlan {
+  stackName: string;
+  networkName: string;
+  balancer: {
+    containerName: string;
+    image: string;
+    port: number;
+    listenAddress: string;
+    /** nofile limit of the container, matching the config's worker_rlimit_nofile. */
+    openFilesLimit: number;
+    capabilities: string[];
+    files: BalancerFiles;
+  };
+  app: {
+    imageName: string;
+    buildContext: string;
+    deployed: string;
+    revision: string;
+    peersAlias: string;
+    httpPort: number;
+    wsPort: number;
+    /** Ports the node's health check probes: HTTP, and the socket server's when it has its own. */
+    healthPorts: number[];
+    memoryMb: number;
+    restart: string;
+    capabilities: string[];
+    nodes: AppNodePlan[];
+  };
+  url: string;
+  wsUrl: string;
+}
+
+export function planEnvironment(stackName: string, spec: WsenvSpec, build: PreparedAppBuild): EnvironmentPlan {
+  const { app, balancer } = spec;
+  const imageName = appImageName(stackName, build.contentHash);
+  const revision = nodeRevision(app, imageName, Object.keys(spec.secretEnv));
+  const alias = peersAlias(stackName);
+  const nodes = Array.from({ length: app.nodes }, (_, index) => {
+    const name = appNodeName(stackName, revision, index);
+    // Sorted keys: the container's env list is compared by position.
+    const envs: Record<string, string> = Object.fromEntries(
+      Object.entries({
+        ...app.env,
+        WSENV_STACK: stackName,
+        WSENV_NODE_NAME: name,
+        WSENV_NODE_INDEX: String(index),
+        WSENV_PEERS_HOST: alias,
+        WSENV_HTTP_PORT: String(app.httpPort),
+        WSENV_WS_PORT: String(app.wsPort),
+        WSENV_CONTEXT: app.context,
+        WSENV_CONTEXT_PATH: app.contextPath,
+        WSENV_CONTEXT_DIR: app.contextDir,
+        WSENV_WS_COMMAND: app.wsCommand,
+      }).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+    return { name, index, envs };
+  });
+
+  const files = renderBalancerFiles({
+    stackName,
+    balancer,
+    httpPort: app.httpPort,
+    wsPort: app.wsPort,
+    nodeHosts: nodes.map((n) => n.name),
+  });
+  const origin = `${balancer.publicHost}:${balancer.port}`;
+  return {
+    stackName,
+    networkName: networkName(stackName),
+    balancer: {
+      containerName: balancerContainerName(stackName),
+      image: balancer.image,
+      port: balancer.port,
+      listenAddress: balancer.listenAddress,
+      openFilesLimit: balancer.workerConnections * 2,
+      capabilities: BALANCER_CAPABILITIES,
+      files,
+    },
+    app: {
+      imageName,
+      buildContext: build.contextDir,
+      deployed: build.deployed,
+      revision,
+      peersAlias: alias,
+      httpPort: app.httpPort,
+      wsPort: app.wsPort,
+      healthPorts: app.wsCommand ? [app.httpPort, app.wsPort] : [app.httpPort],
+      memoryMb: app.memoryMb,
+      restart: app.restart,
+      capabilities: STACK_PRESETS[app.stack].capabilities,
+      nodes,
+    },
+    url: `http://${origin}${app.contextPath}`,
+    wsUrl: `ws://${origin}${balancer.websocketPaths[0]}`,
+  };
+}

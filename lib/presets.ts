@@ -1,0 +1,94 @@
+/**
+ * The application stacks a node can run, as data. The schema reads it for defaults and allowed keys, the
+ * Dockerfile renderer for where the app goes, the components for ports and privileges. Adding a stack is
+ * adding a row here, not a branch in code.
+ */
+export interface StackPreset {
+  /** Official image the node is built FROM when `app.image` is not set. */
+  image: string;
+  /** Port the stack's HTTP server listens on inside the node. */
+  httpPort: number;
+  /** Directory of the `ROOT` context (the web root). */
+  rootContextDir: string;
+  /**
+   * Directory of a named context; `{name}` is replaced by the context name. Stacks that serve one
+   * application per node (Node.js) map every context to the same directory and only the URL path changes.
+   */
+  namedContextDir: string;
+  /** The image's own foreground server command; the node's supervisor runs it as its main child. */
+  serverCommand: string[];
+  /**
+   * Port of the app's own socket server when `app.wsCommand` starts one. Stacks whose server speaks
+   * WebSocket itself (Node.js, Tomcat) default `app.wsPort` to `httpPort` instead.
+   */
+  wsCommandPort: number;
+  /** Extensions installed into every node, and the image's command that installs more; null if none. */
+  extensions: { install: string; defaults: string[] } | null;
+  /** Dockerfile steps run after the app is copied (e.g. installing its dependencies). */
+  postCopySteps: string[];
+  /**
+   * Linux capabilities the node keeps after dropping all (least privilege that still works: the servers
+   * start as root to bind and then switch to an unprivileged user).
+   */
+  capabilities: string[];
+}
+
+export const STACK_NAMES = ["apache-php", "node", "tomcat"] as const;
+export type StackName = (typeof STACK_NAMES)[number];
+
+export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
+  "apache-php": {
+    image: "php:8.3-apache",
+    httpPort: 80,
+    rootContextDir: "/var/www/html",
+    namedContextDir: "/var/www/html/{name}",
+    serverCommand: ["apache2-foreground"],
+    wsCommandPort: 8000,
+    // Socket servers found in the wild (Ratchet-less chat demos, `php -q server.php`) use these.
+    extensions: { install: "docker-php-ext-install", defaults: ["sockets", "pcntl", "posix"] },
+    postCopySteps: [],
+    capabilities: ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL"],
+  },
+  node: {
+    image: "node:20",
+    httpPort: 3000,
+    rootContextDir: "/app",
+    namedContextDir: "/app",
+    serverCommand: ["npm", "start"],
+    wsCommandPort: 8000,
+    extensions: null,
+    postCopySteps: [
+      "RUN if [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi",
+    ],
+    capabilities: [],
+  },
+  tomcat: {
+    image: "tomcat:10.1",
+    httpPort: 8080,
+    rootContextDir: "/usr/local/tomcat/webapps/ROOT",
+    namedContextDir: "/usr/local/tomcat/webapps/{name}",
+    serverCommand: ["catalina.sh", "run"],
+    wsCommandPort: 8000,
+    extensions: null,
+    postCopySteps: [],
+    capabilities: [],
+  },
+};
+
+/** The balancer image's layout, as the official `nginx` image has it. */
+export const NGINX_IMAGE_LAYOUT = {
+  /** The main config file nginx reads at start and on reload. */
+  confFile: "/etc/nginx/nginx.conf",
+  /** Where the user's `balancer.snippet` lives, included inside the server block. */
+  snippetFile: "/etc/nginx/wsenv-snippet.conf",
+  mimeTypesFile: "/etc/nginx/mime.types",
+  logDir: "/var/log/nginx",
+  /** The unprivileged user the official image's workers run as. */
+  user: "nginx",
+  /** Port the generated server listens on inside the container (published as `balancer.port`). */
+  listenPort: 80,
+} as const;
+export type NginxLayout = { [K in keyof typeof NGINX_IMAGE_LAYOUT]: (typeof NGINX_IMAGE_LAYOUT)[K] extends number ? number : string };
+
+/** Capabilities the nginx master needs: bind, create its cache dirs, switch its workers to `nginx`. */
+export const BALANCER_CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE"];

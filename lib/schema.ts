@@ -1,0 +1,265 @@
+import { z } from "zod";
+import {
+  CONTEXT_NAME,
+  ENV_NAME,
+  GIT_REF,
+  HOST_NAME,
+  IMAGE_REF,
+  IPV4,
+  NGINX_DURATION,
+  NGINX_SIZE,
+  PHP_EXTENSION,
+  URL_PATH,
+  durationSeconds,
+} from "./grammar";
+import { STACK_NAMES, STACK_PRESETS, StackName } from "./presets";
+
+/**
+ * The stack config schema: the only module that knows config keys and their defaults. Everything after it
+ * takes the resolved {@link WsenvSpec}, never raw config.
+ */
+
+const path = z.string().regex(URL_PATH, "must be a path like /ws/");
+const duration = z.string().regex(NGINX_DURATION, "must be an nginx duration like 90s, 10m or 1h");
+const size = z.string().regex(NGINX_SIZE, "must be an nginx size like 10m or 512k");
+const port = z.number().int("must be a whole number").min(1, "must be a port from 1 to 65535").max(65535, "must be a port from 1 to 65535");
+const image = z.string().regex(IMAGE_REF, "must be a Docker image reference like nginx:1.27");
+const envMap = z.record(
+  z.string().regex(ENV_NAME, "must be an environment variable name like DB_HOST").refine((k) => !k.startsWith("WSENV_"), "is reserved: WSENV_* variables are set by wsenv"),
+  z.string().max(32768, "must be at most 32768 characters").refine((v) => !v.includes("\0"), "must not contain a NUL character"),
+);
+
+export const balancerSchema = z.strictObject({
+  /** Host port the balancer is published on. */
+  port: port.default(8080),
+  /** Host address the port is published on; 127.0.0.1 keeps the environment private to this machine. */
+  listenAddress: z.string().regex(IPV4, "must be an IPv4 address like 0.0.0.0 or 127.0.0.1").default("0.0.0.0"),
+  /** Host name users reach the balancer by; used in the `url` and `wsUrl` outputs only. */
+  publicHost: z.string().regex(HOST_NAME, "must be a host name like localhost or chat.example.com").default("localhost"),
+  /** Paths proxied as WebSockets to the app's socket port, passed to the app unchanged. */
+  websocketPaths: z.array(path).min(1, "must list at least one path").max(16, "must list at most 16 paths").default(() => ["/ws/"]),
+  /** Idle time after which nginx closes a WebSocket (nginx's own default, 60s, cuts idle chats). */
+  websocketTimeout: duration.default("1h"),
+  /** Keep each client on one node across requests and reconnects (a cookie the balancer sets). */
+  sticky: z.boolean().default(false),
+  /** Your own nginx directives, included inside the server block from their own file. */
+  snippet: z.string().max(65536, "must be at most 64 KiB").refine((v) => !v.includes("\0"), "must not contain a NUL character").default(""),
+  /** The balancer's image. Changing it replaces the balancer container (a short outage). */
+  image: image.default("nginx:1.27"),
+  /** Largest request body accepted (nginx `client_max_body_size`). */
+  clientMaxBodySize: size.default("10m"),
+  /** Connections per nginx worker; each proxied socket uses two. */
+  workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536),
+  /** How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`). */
+  drainTimeout: duration.default("10m"),
+  /** How long connecting to a node may take before the next node is tried. */
+  connectTimeout: duration.default("3s"),
+  /** Failures within `failTimeout` after which a node is taken out for `failTimeout`. */
+  maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1),
+  /** See `maxFails`. */
+  failTimeout: duration.default("10s"),
+  /** Path of the balancer's own health endpoint (answered by nginx, never proxied). */
+  healthPath: path.default("/_wsenv/health"),
+});
+
+export const appSchema = z.strictObject({
+  /** The app server stack of every node. */
+  stack: z.enum(STACK_NAMES, { error: `must be one of ${STACK_NAMES.join(", ")}` }).default("apache-php"),
+  /** Image the nodes are built FROM; defaults to the stack's official image. */
+  image: image.optional(),
+  /** Number of app server nodes behind the balancer. */
+  nodes: z.number().int("must be a whole number").min(1, "must be at least 1").max(200, "must be at most 200").default(1),
+  /** Where the application comes from: a local folder, a .zip/.tar.gz archive (path or URL) or a git URL. */
+  source: z.string({ error: (i) => (i.input === undefined ? "is required: a folder, an archive (.zip, .tar.gz) or a git URL" : "must be a string") })
+    .min(1, "must not be empty")
+    .max(2048, "must be at most 2048 characters")
+    .refine((v) => !/[\0\n\r]/.test(v), "must be a single line"),
+  /** Branch, tag or commit to deploy from a git source (default: the remote's default branch). */
+  ref: z.string().regex(GIT_REF, "must be a git branch, tag or commit like main or v1.2.0").optional(),
+  /** Context to deploy into: ROOT (the web root) or a name served under /name/. */
+  context: z.string().regex(CONTEXT_NAME, "must be ROOT or a name like chat").default("ROOT"),
+  /** Port the stack's HTTP server listens on in each node; defaults to the stack's. */
+  httpPort: port.optional(),
+  /** Port the app's WebSockets are served on in each node; defaults to 8000 with wsCommand, else httpPort. */
+  wsPort: port.optional(),
+  /** Command that starts the app's own socket server in the deployed context, supervised beside the HTTP server. */
+  wsCommand: z.string().max(1024, "must be at most 1024 characters").refine((v) => !/[\0\n\r]/.test(v), "must be a single line").default(""),
+  /** PHP extensions installed into every node beside the stack's defaults (apache-php only). */
+  phpExtensions: z.array(z.string().regex(PHP_EXTENSION, "must be an extension name like gd or pdo_mysql")).max(32, "must list at most 32 extensions").default(() => []),
+  /** Plain environment for the app. Put secrets in wsenv:secretEnv (set with --secret). */
+  env: envMap.default(() => ({})),
+  /** Memory limit of each node, in MB. */
+  memoryMb: z.number().int("must be a whole number").min(64, "must be at least 64").max(65536, "must be at most 65536").default(512),
+  /** Docker restart policy of each node. */
+  restart: z.enum(["unless-stopped", "always", "on-failure", "no"], { error: "must be one of unless-stopped, always, on-failure, no" }).default("unless-stopped"),
+});
+
+export type AppSource =
+  | { kind: "folder"; path: string }
+  | { kind: "archive"; location: string; format: "zip" | "tar.gz" }
+  | { kind: "git"; url: string; ref?: string };
+
+export type BalancerSpec = z.output<typeof balancerSchema>;
+
+export interface AppSpec {
+  stack: StackName;
+  image: string;
+  nodes: number;
+  source: AppSource;
+  /** The source exactly as configured, for outputs and messages. */
+  sourceText: string;
+  context: string;
+  /** URL path of the context: `/` for ROOT, `/name/` otherwise. */
+  contextPath: string;
+  /** Directory in the node the application is copied to. */
+  contextDir: string;
+  httpPort: number;
+  wsPort: number;
+  wsCommand: string;
+  /** Every extension the nodes get: the stack's defaults and `phpExtensions`, sorted, no duplicates. */
+  extensions: string[];
+  env: Record<string, string>;
+  memoryMb: number;
+  restart: "unless-stopped" | "always" | "on-failure" | "no";
+}
+
+/** The whole environment, resolved: defaults filled, preset applied, cross-field rules checked. */
+export interface WsenvSpec {
+  balancer: BalancerSpec;
+  app: AppSpec;
+  /** Secret environment for the app, from `wsenv:secretEnv`; the program wraps it in pulumi.secret. */
+  secretEnv: Record<string, string>;
+}
+
+/** Raw values of the stack's config keys, as `Config.getObject` returns them (undefined when unset). */
+export interface RawWsenvConfig {
+  balancer?: unknown;
+  app?: unknown;
+  secretEnv?: unknown;
+}
+
+/** Every config problem at once, each naming the key path, what was expected and what was given. */
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
+
+/** Tells a folder, an archive and a git repository apart, by the rules the README lists. */
+export function classifySource(source: string, ref: string | undefined): AppSource | string {
+  const withoutQuery = source.replace(/[?#].*$/, "");
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
+  if (source.startsWith("git+")) return { kind: "git", url: source.slice(4), ref };
+  if (/^git@[^:]+:/.test(source) || /^(git|ssh):\/\//.test(source) || /\.git\/?$/.test(withoutQuery)) {
+    return { kind: "git", url: source, ref };
+  }
+  const archive = ARCHIVE.exec(withoutQuery);
+  if (archive) {
+    if (isUrl && !/^https?:\/\//i.test(source)) return "an archive URL must be http:// or https://";
+    return { kind: "archive", location: source, format: archive[1].toLowerCase() === "zip" ? "zip" : "tar.gz" };
+  }
+  if (isUrl) return "a URL must end in .zip, .tar.gz or .tgz (an archive) or .git (a repository); prefix git+ for other git URLs";
+  return { kind: "folder", path: source };
+}
+
+function showValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) return String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function keyPath(key: string, path: PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), key);
+}
+
+function describeIssues(key: string, error: z.ZodError, secret = false): string[] {
+  const show = secret ? () => "a secret value" : showValue;
+  return error.issues.flatMap((issue) => {
+    const where = keyPath(key, issue.path);
+    const input = (issue as { input?: unknown }).input;
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((k) => `${keyPath(where, [k])}: is not a known key (got ${show(input && (input as Record<string, unknown>)[k])})`);
+    }
+    if (issue.code === "invalid_key") {
+      return [`${where}: the key ${issue.issues[0]?.message ?? "is not valid"} (got ${showValue(issue.path[issue.path.length - 1])})`];
+    }
+    if (issue.code === "invalid_type" && issue.message.startsWith("Invalid input")) {
+      return [`${where}: must be ${issue.expected === "object" ? "an object" : `a ${issue.expected}`} (got ${show(input)})`];
+    }
+    if (input === undefined && issue.code === "invalid_type") return [`${where}: ${issue.message}`];
+    return [`${where}: ${issue.message} (got ${show(input)})`];
+  });
+}
+
+/** Parses the three config keys into a {@link WsenvSpec}, or throws a {@link ConfigError} listing every problem. */
+export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
+  const problems: string[] = [];
+  const balancer = balancerSchema.safeParse(raw.balancer ?? {}, { reportInput: true });
+  const app = appSchema.safeParse(raw.app, { reportInput: true });
+  const secretEnv = envMap.safeParse(raw.secretEnv ?? {}, { reportInput: true });
+  if (raw.app === undefined) problems.push("wsenv:app: is required (at least app.source: a folder, an archive or a git URL)");
+  else if (!app.success) problems.push(...describeIssues("wsenv:app", app.error));
+  if (!balancer.success) problems.push(...describeIssues("wsenv:balancer", balancer.error));
+  if (!secretEnv.success) problems.push(...describeIssues("wsenv:secretEnv", secretEnv.error, true));
+
+  if (balancer.success) {
+    const b = balancer.data;
+    const seen = new Set<string>();
+    b.websocketPaths.forEach((p, i) => {
+      const where = `wsenv:balancer.websocketPaths[${i}]`;
+      if (p === "/") problems.push(`${where}: must not be / (that is where HTTP is proxied) (got "/")`);
+      if (seen.has(p)) problems.push(`${where}: is listed twice (got ${showValue(p)})`);
+      if (p === b.healthPath) problems.push(`${where}: is the balancer's healthPath (got ${showValue(p)})`);
+      seen.add(p);
+    });
+    if (b.healthPath === "/") problems.push(`wsenv:balancer.healthPath: must not be / (got "/")`);
+    if (durationSeconds(b.websocketTimeout) < 1) problems.push(`wsenv:balancer.websocketTimeout: must be at least 1s (got ${showValue(b.websocketTimeout)})`);
+  }
+
+  let appSpec: AppSpec | undefined;
+  if (app.success) {
+    const a = app.data;
+    const preset = STACK_PRESETS[a.stack];
+    const source = classifySource(a.source, a.ref);
+    if (typeof source === "string") problems.push(`wsenv:app.source: ${source} (got ${showValue(a.source)})`);
+    else if (a.ref !== undefined && source.kind !== "git") problems.push(`wsenv:app.ref: applies to git sources only, and app.source is a ${source.kind} (got ${showValue(a.ref)})`);
+    if (a.phpExtensions.length > 0 && !preset.extensions) {
+      problems.push(`wsenv:app.phpExtensions: applies to the apache-php stack only, and app.stack is ${a.stack} (got ${showValue(a.phpExtensions)})`);
+    }
+    const httpPort = a.httpPort ?? preset.httpPort;
+    const wsPort = a.wsPort ?? (a.wsCommand ? preset.wsCommandPort : httpPort);
+    if (a.wsCommand && wsPort === httpPort) {
+      problems.push(`wsenv:app.wsPort: must differ from the HTTP port ${httpPort} when wsCommand starts a socket server beside it (got ${wsPort})`);
+    }
+    if (secretEnv.success) {
+      for (const name of Object.keys(secretEnv.data).filter((n) => n in a.env)) {
+        problems.push(`wsenv:secretEnv.${name}: is also set in wsenv:app.env; set it in one place (got a secret)`);
+      }
+    }
+    if (typeof source !== "string") {
+      appSpec = {
+        stack: a.stack,
+        image: a.image ?? preset.image,
+        nodes: a.nodes,
+        source,
+        sourceText: a.source,
+        context: a.context,
+        contextPath: a.context === "ROOT" ? "/" : `/${a.context}/`,
+        contextDir: a.context === "ROOT" ? preset.rootContextDir : preset.namedContextDir.replace("{name}", a.context),
+        httpPort,
+        wsPort,
+        wsCommand: a.wsCommand,
+        extensions: [...new Set([...(preset.extensions?.defaults ?? []), ...a.phpExtensions])].sort(),
+        env: a.env,
+        memoryMb: a.memoryMb,
+        restart: a.restart,
+      };
+    }
+  }
+
+  if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems);
+  return { balancer: balancer.data, app: appSpec, secretEnv: secretEnv.data };
+}
