@@ -5,7 +5,9 @@
  */
 
 /** `/ws/`, `/chat/socket`: segments of unreserved URL characters, no empty or dot-dot segment. */
-export const URL_PATH = /^\/(?:(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+\/?)+$/;
+const SEGMENT = String.raw`(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+`;
+// One way to match any path (no nested optional quantifiers), so a long bad value fails in linear time.
+export const URL_PATH = new RegExp(String.raw`^\/(?:${SEGMENT}(?:\/${SEGMENT})*\/?)?$`);
 
 /** nginx time: a number and a unit (`90s`, `1h`, `500ms`). */
 export const NGINX_DURATION = /^[0-9]{1,7}(?:ms|s|m|h|d)$/;

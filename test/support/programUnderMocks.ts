@@ -1,0 +1,118 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+
+/** One registration the program made, as the engine would see it. */
+export interface Registration {
+  type: string;
+  name: string;
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  /** Logical name of the parent resource (the stack itself for top-level resources). */
+  parent?: string;
+  /** Input keys the program passed as Pulumi secrets (mocks see their values unwrapped). */
+  secretInputs?: string[];
+}
+
+export interface ProgramRun {
+  registrations: Registration[];
+  outputs: Record<string, unknown>;
+  /** What the program threw, if it failed (the registrations then show what it declared before). */
+  error?: Error;
+}
+
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+/** Plausible provider outputs for the resources the program declares, so dependents see real shapes. */
+function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+  switch (args.type) {
+    case "docker:index/container:Container":
+      return { ...args.inputs, networkDatas: [{ networkName: "net", ipAddress: `10.9.0.${(args.name.length % 200) + 2}` }] };
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...args.inputs, imageId: `sha256:${"ab".repeat(32)}`, repoDigest: `${args.inputs.name}@sha256:${"cd".repeat(32)}` };
+    case "docker:index/image:Image":
+      return { ...args.inputs, repoDigest: `${args.inputs.imageName}@sha256:${"ef".repeat(32)}` };
+    case "command:local:Command":
+      return { ...args.inputs, stdout: "applied", stderr: "" };
+    default:
+      return args.inputs;
+  }
+}
+
+/**
+ * Runs the unchanged program (index.ts) with `config` as the stack config, under pulumi.runtime.setMocks,
+ * in a fresh module registry, and returns every registration and the resolved stack outputs.
+ */
+export async function runProgram(config: Record<string, unknown>, stack = "dev"): Promise<ProgramRun> {
+  const registrations: Registration[] = [];
+  const parents = new Map<string, string>();
+  const secrets = new Map<string, string[]>();
+  const secretChecks: Promise<unknown>[] = [];
+  let program!: () => Promise<Record<string, unknown>>;
+  let sdk!: typeof pulumi;
+  jest.isolateModules(() => {
+    sdk = require("@pulumi/pulumi");
+    program = require("../../index");
+  });
+  await sdk.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registrations.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, parent: parents.get(args.name) });
+        return { id: `${args.name}-id`, state: fakeState(args) };
+      },
+      call: (args) => args.inputs,
+    },
+    "wsenv",
+    stack,
+    false,
+  );
+  sdk.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+  // As the Pulumi language host does: a root Stack resource, then the program inside it.
+  let outputs: unknown;
+  let failure: unknown;
+  await sdk.runtime.runInPulumiStack(async () => {
+    sdk.runtime.registerStackTransformation((args) => {
+      const parent = args.opts.parent as unknown as { __name?: string } | undefined;
+      parents.set(args.name, parent?.__name ?? "");
+      for (const [key, value] of Object.entries(args.props)) {
+        if (sdk.Output.isInstance(value)) {
+          secretChecks.push(
+            sdk.isSecret(value).then((secret) => {
+              if (secret) secrets.set(args.name, [...(secrets.get(args.name) ?? []), key]);
+            }),
+          );
+        }
+      }
+      return undefined;
+    });
+    try {
+      const result = await program();
+      outputs = await resolveDeep(sdk, result);
+      return result;
+    } catch (err) {
+      // The language host would print this and fail the update; the test wants it as a rejection.
+      failure = err;
+      return undefined;
+    }
+  });
+  await Promise.all(secretChecks);
+  await sdk.runtime.disconnect();
+  return {
+    registrations: registrations
+      .filter((r) => r.type !== "pulumi:pulumi:Stack")
+      .map((r) => (secrets.get(r.name)?.length ? { ...r, secretInputs: [...secrets.get(r.name)!].sort() } : r)),
+    outputs: outputs as Record<string, unknown>,
+    error: failure as Error | undefined,
+  };
+}
+
+async function resolveDeep(sdk: typeof pulumi, value: unknown): Promise<unknown> {
+  if (sdk.Output.isInstance(value)) {
+    return resolveDeep(sdk, await new Promise((resolve) => (value as pulumi.Output<unknown>).apply((v) => resolve(v))));
+  }
+  if (Array.isArray(value)) return Promise.all(value.map((v) => resolveDeep(sdk, v)));
+  if (value && typeof value === "object") {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(sdk, v)] as const));
+    return Object.fromEntries(entries);
+  }
+  return value;
+}

@@ -1,0 +1,135 @@
+import { Registration, runProgram } from "../support/programUnderMocks";
+
+const devConfig = {
+  "wsenv:balancer": { port: 8080, websocketPaths: ["/ws/"] },
+  "wsenv:app": { stack: "apache-php", nodes: 2, wsCommand: "php server.php", source: "./apps/chat-php" },
+};
+
+const CONTAINER = "docker:index/container:Container";
+const COMMAND = "command:local:Command";
+const byType = (regs: Registration[], type: string) => regs.filter((r) => r.type === type);
+
+describe("the program under mocks", () => {
+  jest.setTimeout(60_000);
+
+  test("a good config runs without error", async () => {
+    expect((await runProgram(devConfig)).error).toBeUndefined();
+  });
+
+  test("declares the environment: network, image, nodes, balancer and its config, each under its component", async () => {
+    const { registrations } = await runProgram(devConfig);
+    const summary = registrations.map((r) => `${r.type} ${r.name} <- ${r.parent}`).sort();
+    const rev = /wsenv-dev-app-([0-9a-f]{8})-0/.exec(summary.join("\n"))?.[1];
+    expect(rev).toBeDefined();
+    expect(summary).toEqual(
+      [
+        "wsenv:index:Environment wsenv <- ",
+        "docker:index/network:Network wsenv-network <- wsenv",
+        "wsenv:index:AppDeployment wsenv-app <- wsenv",
+        "docker:index/image:Image wsenv-app-image <- wsenv-app",
+        `wsenv:index:AppServerNode wsenv-dev-app-${rev}-0 <- wsenv`,
+        `wsenv:index:AppServerNode wsenv-dev-app-${rev}-1 <- wsenv`,
+        `${CONTAINER} wsenv-dev-app-${rev}-0-container <- wsenv-dev-app-${rev}-0`,
+        `${CONTAINER} wsenv-dev-app-${rev}-1-container <- wsenv-dev-app-${rev}-1`,
+        "wsenv:index:BalancerNode wsenv-balancer <- wsenv",
+        "docker:index/remoteImage:RemoteImage wsenv-balancer-image <- wsenv-balancer",
+        `${CONTAINER} wsenv-balancer-container <- wsenv-balancer`,
+        `${COMMAND} wsenv-balancer-config <- wsenv-balancer`,
+      ].sort(),
+    );
+  });
+
+  test("only the balancer publishes a port; app nodes are on the private network only", async () => {
+    const { registrations } = await runProgram(devConfig);
+    const containers = byType(registrations, CONTAINER);
+    const published = containers.filter((c) => Array.isArray(c.inputs.ports) && (c.inputs.ports as unknown[]).length > 0);
+    expect(published.map((c) => c.name)).toEqual(["wsenv-balancer-container"]);
+    expect(published[0].inputs.ports).toEqual([{ internal: 80, external: 8080, ip: "0.0.0.0" }]);
+    for (const node of containers.filter((c) => c.name !== "wsenv-balancer-container")) {
+      expect(node.inputs.networksAdvanced).toEqual([{ name: "wsenv-dev-net", aliases: [node.inputs.name, "wsenv-dev-app-peers"] }]);
+      expect(node.inputs.hostname).toBe(node.inputs.name);
+      expect(node.inputs).toMatchObject({ restart: "unless-stopped", memory: 512, capabilities: { drops: ["ALL"] } });
+    }
+  });
+
+  test("the balancer container carries no config: its files go to the config resource", async () => {
+    const { registrations } = await runProgram(devConfig);
+    const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;
+    expect(JSON.stringify(balancer.inputs)).not.toContain("proxy_pass");
+    expect(balancer.inputs.uploads ?? []).toEqual([]);
+    const config = byType(registrations, COMMAND)[0];
+    const env = config.inputs.environment as Record<string, string>;
+    expect(env.WSENV_BALANCER).toBe("wsenv-dev-balancer");
+    expect(env.WSENV_NGINX_CONF).toContain("upstream wsenv_ws");
+    expect(config.inputs.triggers).toEqual(["wsenv-balancer-container-id"]);
+  });
+
+  test("changing only the rendered config leaves every container's inputs unchanged", async () => {
+    const before = await runProgram(devConfig);
+    const after = await runProgram({
+      ...devConfig,
+      "wsenv:balancer": { ...devConfig["wsenv:balancer"], websocketPaths: ["/ws/", "/socket/"], websocketTimeout: "2h", sticky: true, snippet: "location /x/ { return 204; }" },
+    });
+    const containers = (run: typeof before) => byType(run.registrations, CONTAINER).map((c) => [c.name, c.inputs]);
+    expect(containers(after)).toEqual(containers(before));
+    const conf = (run: typeof before) => (byType(run.registrations, COMMAND)[0].inputs.environment as Record<string, string>).WSENV_NGINX_CONF;
+    expect(conf(after)).not.toEqual(conf(before));
+  });
+
+  test("two runs give identical inputs and outputs", async () => {
+    const first = await runProgram(devConfig);
+    const second = await runProgram(devConfig);
+    expect(JSON.stringify(second.registrations)).toBe(JSON.stringify(first.registrations));
+    expect(second.outputs).toEqual(first.outputs);
+  });
+
+  test("exports url, wsUrl, nodes and balancer", async () => {
+    const { outputs } = await runProgram(devConfig);
+    expect(outputs).toMatchObject({
+      url: "http://localhost:8080/",
+      wsUrl: "ws://localhost:8080/ws/",
+      balancer: { containerName: "wsenv-dev-balancer", port: 8080 },
+      deployed: "./apps/chat-php",
+    });
+    expect((outputs.nodes as { name: string; address: string }[]).map((n) => Object.keys(n))).toEqual([
+      ["name", "address"],
+      ["name", "address"],
+    ]);
+  });
+
+  test("a new app version gets new node names; more nodes keep the existing ones", async () => {
+    const names = (run: Awaited<ReturnType<typeof runProgram>>) => byType(run.registrations, CONTAINER).map((c) => c.inputs.name as string).filter((n) => n.includes("-app-"));
+    const two = names(await runProgram(devConfig));
+    const three = names(await runProgram({ ...devConfig, "wsenv:app": { ...devConfig["wsenv:app"], nodes: 3 } }));
+    expect(three.slice(0, 2)).toEqual(two);
+    expect(three).toHaveLength(3);
+    const changed = names(await runProgram({ ...devConfig, "wsenv:app": { ...devConfig["wsenv:app"], env: { FEATURE: "on" } } }));
+    expect(changed.filter((n) => two.includes(n))).toEqual([]);
+  });
+
+  test("secrets reach the nodes as Pulumi secrets, never in plain inputs", async () => {
+    const { registrations } = await runProgram({ ...devConfig, "wsenv:secretEnv": { DB_PASSWORD: "s3cret-value" } });
+    const node = byType(registrations, CONTAINER).find((c) => String(c.inputs.name).includes("-app-"))!;
+    expect(JSON.stringify(node.inputs.envs)).toContain("DB_PASSWORD=s3cret-value");
+    expect(node.secretInputs).toEqual(["envs"]);
+    const names = byType(registrations, CONTAINER).map((c) => String(c.inputs.name)).join(" ");
+    expect(names).not.toContain("s3cret");
+  });
+
+  test("bad config fails before any resource registers, with every problem named", async () => {
+    const run = await runProgram({
+      "wsenv:balancer": { websocketPaths: ["/ws/; return 200 x;"], port: "80" },
+      "wsenv:app": { nodes: 0, source: "./apps/chat-php" },
+    });
+    expect(run.registrations).toEqual([]);
+    expect(run.error?.message).toContain('wsenv:balancer.websocketPaths[0]: must be a path like /ws/ (got "/ws/; return 200 x;")');
+    expect(run.error?.message).toContain("wsenv:balancer.port");
+    expect(run.error?.message).toContain("wsenv:app.nodes");
+  });
+
+  test("a source folder that does not exist fails before any resource registers", async () => {
+    const run = await runProgram({ ...devConfig, "wsenv:app": { ...devConfig["wsenv:app"], source: "./apps/nope" } });
+    expect(run.registrations).toEqual([]);
+    expect(run.error?.message).toMatch(/wsenv:app\.source: folder \.\/apps\/nope does not exist/);
+  });
+});

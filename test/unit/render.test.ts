@@ -1,0 +1,190 @@
+import fc from "fast-check";
+import { BalancerConfigInput, STICKY_COOKIE, WS_PATH_HEADER, renderBalancerFiles, renderNginxConf } from "../../lib/nginx";
+import { durationSeconds } from "../../lib/grammar";
+import { ConfigError, parseWsenvConfig } from "../../lib/schema";
+import { Directive, findAll, parseNginx, shape } from "../support/nginxParse";
+
+const nodeHosts = ["wsenv-dev-app-0123abcd-0", "wsenv-dev-app-0123abcd-1", "wsenv-dev-app-0123abcd-2"];
+
+function input(balancer: Record<string, unknown> = {}, hosts = nodeHosts): BalancerConfigInput {
+  const spec = parseWsenvConfig({ balancer, app: { source: "./apps/chat-php", wsCommand: "php server.php" } });
+  return { stackName: "dev", balancer: spec.balancer, httpPort: spec.app.httpPort, wsPort: spec.app.wsPort, nodeHosts: hosts };
+}
+
+const render = (balancer: Record<string, unknown> = {}, hosts = nodeHosts) => parseNginx(renderNginxConf(input(balancer, hosts)));
+const block = (d: Directive | undefined) => d?.block ?? [];
+const args = (tree: Directive[], name: string) => tree.filter((d) => d.name === name).map((d) => d.args);
+const locations = (tree: Directive[]) => findAll(tree, "location");
+const location = (tree: Directive[], ...match: string[]) => locations(tree).find((l) => l.args.join(" ") === match.join(" "));
+const serverBlocks = (tree: Directive[]) => findAll(tree, "server").filter((d) => d.block);
+const upstream = (tree: Directive[], name: string) => findAll(tree, "upstream").find((u) => u.args[0] === name);
+
+const FULL_HEADER_SET = [
+  ["Host", "$host"],
+  ["X-Real-IP", "$remote_addr"],
+  ["X-Forwarded-For", "$remote_addr"],
+  ["X-Forwarded-Proto", "$scheme"],
+  ["X-Forwarded-Host", "$host"],
+  ["Upgrade", "$http_upgrade"],
+  ["Connection", "$connection_upgrade"],
+];
+
+describe("generated nginx.conf", () => {
+  test("is a complete config: events, http, one server with the health endpoint", () => {
+    const tree = render();
+    expect(tree.map((d) => d.name)).toEqual(["user", "worker_processes", "worker_rlimit_nofile", "worker_shutdown_timeout", "error_log", "events", "http"]);
+    expect(args(tree, "worker_processes")).toEqual([["auto"]]);
+    const http = block(tree.find((d) => d.name === "http"));
+    expect(serverBlocks(http)).toHaveLength(1);
+    const health = location(tree, "=", "/_wsenv/health");
+    expect(args(block(health), "return")).toEqual([["200", "ok\n"]]);
+  });
+
+  test("maps Upgrade to Connection so plain HTTP sends no Connection header (upstream keepalive)", () => {
+    const map = findAll(render(), "map").find((m) => m.args.join(" ") === "$http_upgrade $connection_upgrade");
+    expect(block(map).map((d) => [d.name, ...d.args])).toEqual([
+      ["default", "upgrade"],
+      ["", ""],
+    ]);
+  });
+
+  test("every proxied location speaks HTTP/1.1 and sends the full header set", () => {
+    const tree = render({ websocketPaths: ["/ws/", "/socket.io/"] });
+    const proxied = locations(tree).filter((l) => args(block(l), "proxy_pass").length > 0);
+    expect(proxied.map((l) => l.args.join(" "))).toEqual(["/ws/", "/socket.io/", "/"]);
+    for (const loc of proxied) {
+      expect(args(block(loc), "proxy_http_version")).toEqual([["1.1"]]);
+      const headers = args(block(loc), "proxy_set_header");
+      for (const header of FULL_HEADER_SET) expect(headers).toContainEqual(header);
+    }
+  });
+
+  test("websocket locations go to the socket upstream, unbuffered, with long timeouts, path unchanged", () => {
+    const tree = render({ websocketPaths: ["/ws/"], websocketTimeout: "2h" });
+    const ws = block(location(tree, "/ws/"));
+    // proxy_pass without a URI part: nginx passes the request path to the app as the client sent it.
+    expect(args(ws, "proxy_pass")).toEqual([["http://wsenv_ws"]]);
+    expect(args(ws, "proxy_read_timeout")).toEqual([["2h"]]);
+    expect(args(ws, "proxy_send_timeout")).toEqual([["2h"]]);
+    expect(args(ws, "proxy_buffering")).toEqual([["off"]]);
+    const http = block(location(tree, "/"));
+    expect(args(http, "proxy_pass")).toEqual([["http://wsenv_http"]]);
+    expect(args(http, "proxy_set_header")).toContainEqual([WS_PATH_HEADER, "/ws/"]);
+  });
+
+  test("the default websocket timeout is well past nginx's 60 s", () => {
+    const [[timeout]] = args(block(location(render(), "/ws/")), "proxy_read_timeout");
+    expect(durationSeconds(timeout)).toBeGreaterThanOrEqual(3600);
+  });
+
+  test("one server per node in each upstream, by host name, with passive health and HTTP keepalive", () => {
+    const tree = render({ maxFails: 2, failTimeout: "5s" });
+    const http = block(upstream(tree, "wsenv_http"));
+    const ws = block(upstream(tree, "wsenv_ws"));
+    expect(args(http, "server")).toEqual(nodeHosts.map((h) => [`${h}:80`, "max_fails=2", "fail_timeout=5s"]));
+    expect(args(ws, "server")).toEqual(nodeHosts.map((h) => [`${h}:8000`, "max_fails=2", "fail_timeout=5s"]));
+    expect(args(http, "keepalive")).toEqual([["32"]]);
+    expect(args(ws, "least_conn")).toEqual([[]]);
+    expect(args(http, "hash")).toEqual([]);
+  });
+
+  test("sticky hashes both upstreams on a cookie the balancer sets, not on the client address", () => {
+    const tree = render({ sticky: true });
+    for (const name of ["wsenv_http", "wsenv_ws"]) {
+      const up = block(upstream(tree, name));
+      expect(args(up, "hash")).toEqual([["$wsenv_sticky_key"]]);
+      expect(up.findIndex((d) => d.name === "hash")).toBe(0); // keepalive must follow the method
+      expect(args(up, "ip_hash")).toEqual([]);
+    }
+    const keyMap = findAll(tree, "map").find((m) => m.args[1] === "$wsenv_sticky_key");
+    expect(keyMap?.args[0]).toBe(`$cookie_${STICKY_COOKIE}`);
+    expect(args(block(keyMap), "default")).toEqual([["$request_id"]]);
+    for (const path of ["/", "/ws/"]) expect(args(block(location(tree, path)), "add_header")).toEqual([["Set-Cookie", "$wsenv_sticky_cookie"]]);
+  });
+
+  test("sizes the workers for tens of thousands of sockets and drains on reload", () => {
+    const tree = render({ workerConnections: 40000, drainTimeout: "5m", clientMaxBodySize: "20m" });
+    expect(args(tree, "worker_rlimit_nofile")).toEqual([["80000"]]);
+    expect(args(block(tree.find((d) => d.name === "events")), "worker_connections")).toEqual([["40000"]]);
+    expect(args(tree, "worker_shutdown_timeout")).toEqual([["5m"]]);
+    const http = block(tree.find((d) => d.name === "http"));
+    expect(args(http, "client_max_body_size")).toEqual([["20m"]]);
+    expect(args(http, "large_client_header_buffers")).toHaveLength(1);
+    const format = args(http, "log_format")[0].join(" ");
+    for (const variable of ["$upstream_addr", "$upstream_connect_time", "$upstream_response_time", "$request_time"]) expect(format).toContain(variable);
+  });
+
+  test("the snippet is never spliced into the generated file, only included from its own", () => {
+    const files = renderBalancerFiles(input({ snippet: "location /extra/ { return 204; }" }));
+    expect(files.nginxConf).not.toContain("/extra/");
+    expect(args(block(serverBlocks(parseNginx(files.nginxConf))[0]), "include")).toEqual([["/etc/nginx/wsenv-snippet.conf"]]);
+    expect(files.snippet).toContain("location /extra/ { return 204; }\n");
+  });
+
+  test("rendering is deterministic", () => {
+    expect(renderNginxConf(input({ sticky: true }))).toBe(renderNginxConf(input({ sticky: true })));
+  });
+
+  test("refuses to render a value that skipped the schema", () => {
+    expect(() => renderNginxConf({ ...input(), nodeHosts: ["evil;"] })).toThrow(/refusing to render/);
+  });
+});
+
+describe("no config value can inject nginx directives", () => {
+  // Values that mean something to nginx, mixed with ones that are valid, so both outcomes are exercised.
+  const hostile = fc.oneof(
+    fc.string({ maxLength: 24 }),
+    fc.string({ unit: fc.constantFrom("/", "a", "1", ";", "{", "}", " ", "$", "'", '"', "\n", "#", "\\", "m", "s", ".", "-"), maxLength: 12 }),
+    fc.constantFrom("/ws/; return 200 x;", "/ws/ { }", "1h; allow all", "10m\ninclude /etc/passwd", "/$host/", "1h#", "/ws/'"),
+  );
+  const stringFields = ["websocketTimeout", "clientMaxBodySize", "drainTimeout", "connectTimeout", "failTimeout", "healthPath"] as const;
+
+  function tryInput(balancer: Record<string, unknown>): BalancerConfigInput | null {
+    try {
+      return input(balancer);
+    } catch (err) {
+      if (err instanceof ConfigError) return null;
+      throw err;
+    }
+  }
+
+  const reference = shape(render());
+
+  test.each(stringFields)("an arbitrary %s is rejected or lands as exactly one argument", (field) => {
+    fc.assert(
+      fc.property(hostile, (value) => {
+        const accepted = tryInput({ [field]: value });
+        if (!accepted) return;
+        const tree = parseNginx(renderNginxConf(accepted));
+        expect(shape(tree)).toEqual(reference);
+        expect(JSON.stringify(tree)).toContain(JSON.stringify(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("arbitrary websocket paths are rejected or each becomes exactly one location", () => {
+    fc.assert(
+      fc.property(fc.array(hostile, { minLength: 1, maxLength: 3 }), (paths) => {
+        const accepted = tryInput({ websocketPaths: paths });
+        if (!accepted) return;
+        const tree = parseNginx(renderNginxConf(accepted));
+        const safe = parseNginx(renderNginxConf(input({ websocketPaths: paths.map((_, i) => `/p${i}/`) })));
+        expect(shape(tree)).toEqual(shape(safe));
+        expect(locations(tree).map((l) => l.args)).toEqual([["=", "/_wsenv/health"], ...paths.map((p) => [p]), ["/"]]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a snippet of any text stays in the snippet file", () => {
+    fc.assert(
+      fc.property(hostile, (snippet) => {
+        const accepted = tryInput({ snippet });
+        if (!accepted) return;
+        expect(shape(parseNginx(renderNginxConf(accepted)))).toEqual(reference);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
