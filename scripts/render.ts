@@ -1,7 +1,6 @@
 // Offline render: `npm run render -- --stack NAME` prints the nginx.conf that `pulumi up` would apply for
 // Pulumi.NAME.yaml, through the same schema, staging and plan as the program. No Pulumi CLI, no Docker.
 // Invalid config: the per-field problems on stderr and exit code 2.
-import * as path from "path";
 import { prepareAppBuild } from "../lib/appSource";
 import { planEnvironment } from "../lib/plan";
 import { ConfigError } from "../lib/schema";
@@ -14,7 +13,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write("usage: npm run render -- --stack NAME   (reads Pulumi.NAME.yaml, prints nginx.conf)\n");
     return stack ? 0 : 2;
   }
-  const projectDir = path.resolve(__dirname, "..");
+  // Like the Pulumi CLI: the stack files of the project in the current folder (npm runs scripts at the root).
+  const projectDir = process.cwd();
   try {
     const spec = specFromConfigMap(readStackConfigFile(projectDir, stack));
     const build = await prepareAppBuild(spec.app, { projectDir, stack });

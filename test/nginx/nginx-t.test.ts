@@ -1,0 +1,43 @@
+import * as fs from "fs";
+import { appNodeName } from "../../lib/naming";
+import { renderBalancerFiles, renderNginxConf } from "../../lib/nginx";
+import { STACK_NAMES } from "../../lib/presets";
+import { parseWsenvConfig } from "../../lib/schema";
+import { findNginx, hostLayout, nginxTest, requireOrSkip, tempDir } from "../support/nginxBinary";
+
+const nginx = findNginx();
+const run = requireOrSkip("nginx (Debian nginx-light)", nginx !== null);
+const maybe = run ? describe : describe.skip;
+
+const pathSets = [["/ws/"], ["/ws/", "/socket.io/"], ["/chat/live"]];
+const snippets = ["", "location /extra/ {\n    return 204;\n}\nadd_header X-Frame-Options DENY;"];
+const matrix = STACK_NAMES.flatMap((stack) =>
+  [1, 3].flatMap((nodes) =>
+    [false, true].flatMap((sticky) => pathSets.flatMap((websocketPaths) => snippets.map((snippet) => ({ stack, nodes, sticky, websocketPaths, snippet })))),
+  ),
+);
+
+maybe("real nginx -t accepts every generated config", () => {
+  const dir = tempDir("wsenv-nginx-t-");
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test.each(matrix)("$stack, $nodes node(s), sticky $sticky, paths $websocketPaths, snippet length $snippet.length", (c) => {
+    const spec = parseWsenvConfig({
+      balancer: { sticky: c.sticky, websocketPaths: c.websocketPaths, snippet: c.snippet },
+      app: { stack: c.stack, nodes: c.nodes, source: "./apps/chat-php", ...(c.stack === "apache-php" ? { wsCommand: "php server.php" } : {}) },
+    });
+    const hosts = Array.from({ length: c.nodes }, (_, i) => appNodeName("dev", "0123abcd", i));
+    const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: spec.app.httpPort, wsPort: spec.app.wsPort, nodeHosts: hosts }, hostLayout(dir));
+    const result = nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts);
+    expect(result).toEqual({ ok: true, output: expect.stringContaining("test is successful") });
+  });
+
+  test("a snippet with a bad directive fails nginx -t, naming the snippet file and line", () => {
+    const spec = parseWsenvConfig({ balancer: { snippet: "add_header X-A a;\nno_such_directive on;" }, app: { source: "./apps/chat-php" } });
+    const hosts = [appNodeName("dev", "0123abcd", 0)];
+    const conf = renderNginxConf({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 80, nodeHosts: hosts }, hostLayout(dir));
+    const result = nginxTest(nginx!, dir, conf, "# header\nadd_header X-A a;\nno_such_directive on;\n", hosts);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/unknown directive "no_such_directive" in .*wsenv-snippet\.conf:3/);
+  });
+});
