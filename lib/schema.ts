@@ -30,68 +30,68 @@ const envMap = z.record(
 );
 
 export const balancerSchema = z.strictObject({
-  /** Host port the balancer is published on. */
-  port: port.default(8080),
-  /** Host address the port is published on; 127.0.0.1 keeps the environment private to this machine. */
-  listenAddress: z.string().regex(IPV4, "must be an IPv4 address like 0.0.0.0 or 127.0.0.1").default("0.0.0.0"),
-  /** Host name users reach the balancer by; used in the `url` and `wsUrl` outputs only. */
-  publicHost: z.string().regex(HOST_NAME, "must be a host name like localhost or chat.example.com").default("localhost"),
-  /** Paths proxied as WebSockets to the app's socket port, passed to the app unchanged. */
-  websocketPaths: z.array(path).min(1, "must list at least one path").max(16, "must list at most 16 paths").default(() => ["/ws/"]),
-  /** Idle time after which nginx closes a WebSocket (nginx's own default, 60s, cuts idle chats). */
-  websocketTimeout: duration.default("1h"),
-  /** Keep each client on one node across requests and reconnects (a cookie the balancer sets). */
-  sticky: z.boolean().default(false),
-  /** Your own nginx directives, included inside the server block from their own file. */
-  snippet: z.string().max(65536, "must be at most 64 KiB").refine((v) => !v.includes("\0"), "must not contain a NUL character").default(""),
-  /** The balancer's image. Changing it replaces the balancer container (a short outage). */
-  image: image.default("nginx:1.27"),
-  /** Largest request body accepted (nginx `client_max_body_size`). */
-  clientMaxBodySize: size.default("10m"),
-  /** Connections per nginx worker; each proxied socket uses two. */
-  workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536),
-  /** How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`). */
-  drainTimeout: duration.default("10m"),
-  /** How long connecting to a node may take before the next node is tried. */
-  connectTimeout: duration.default("3s"),
-  /** Failures within `failTimeout` after which a node is taken out for `failTimeout`. */
-  maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1),
-  /** See `maxFails`. */
-  failTimeout: duration.default("10s"),
-  /** Path of the balancer's own health endpoint (answered by nginx, never proxied). */
-  healthPath: path.default("/_wsenv/health"),
+  port: port.default(8080)
+    .describe("Host port the balancer is published on."),
+  listenAddress: z.string().regex(IPV4, "must be an IPv4 address like 0.0.0.0 or 127.0.0.1").default("0.0.0.0")
+    .describe("Host address the port is published on; 127.0.0.1 keeps the environment private to this machine."),
+  publicHost: z.string().regex(HOST_NAME, "must be a host name like localhost or chat.example.com").default("localhost")
+    .describe("Host name users reach the balancer by; used in the `url` and `wsUrl` outputs only."),
+  websocketPaths: z.array(path).min(1, "must list at least one path").max(16, "must list at most 16 paths").default(() => ["/ws/"])
+    .describe("Paths proxied as WebSockets to the app's socket port, passed to the app unchanged."),
+  websocketTimeout: duration.default("1h")
+    .describe("Idle time after which nginx closes a WebSocket (nginx's own default, 60s, cuts idle chats)."),
+  sticky: z.boolean().default(false)
+    .describe("Keep each client on one node across requests and reconnects (a cookie the balancer sets)."),
+  snippet: z.string().max(65536, "must be at most 64 KiB").refine((v) => !v.includes("\0"), "must not contain a NUL character").default("")
+    .describe("Your own nginx directives, included inside the server block from their own file."),
+  image: image.default("nginx:1.27")
+    .describe("The balancer's image. Changing it replaces the balancer container (a short outage)."),
+  clientMaxBodySize: size.default("10m")
+    .describe("Largest request body accepted (nginx `client_max_body_size`)."),
+  workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536)
+    .describe("Connections per nginx worker; each proxied socket uses two."),
+  drainTimeout: duration.default("10m")
+    .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
+  connectTimeout: duration.default("3s")
+    .describe("How long connecting to a node may take before the next node is tried."),
+  maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1)
+    .describe("Failures within `failTimeout` after which a node is taken out for `failTimeout`."),
+  failTimeout: duration.default("10s")
+    .describe("See `maxFails`."),
+  healthPath: path.default("/_wsenv/health")
+    .describe("Path of the balancer's own health endpoint (answered by nginx, never proxied)."),
 });
 
 export const appSchema = z.strictObject({
-  /** The app server stack of every node. */
-  stack: z.enum(STACK_NAMES, { error: `must be one of ${STACK_NAMES.join(", ")}` }).default("apache-php"),
-  /** Image the nodes are built FROM; defaults to the stack's official image. */
-  image: image.optional(),
-  /** Number of app server nodes behind the balancer. */
-  nodes: z.number().int("must be a whole number").min(1, "must be at least 1").max(200, "must be at most 200").default(1),
-  /** Where the application comes from: a local folder, a .zip/.tar.gz archive (path or URL) or a git URL. */
+  stack: z.enum(STACK_NAMES, { error: `must be one of ${STACK_NAMES.join(", ")}` }).default("apache-php")
+    .describe("The app server stack of every node."),
+  image: image.optional()
+    .describe("Image the nodes are built FROM; defaults to the stack's official image."),
+  nodes: z.number().int("must be a whole number").min(1, "must be at least 1").max(200, "must be at most 200").default(1)
+    .describe("Number of app server nodes behind the balancer."),
   source: z.string({ error: (i) => (i.input === undefined ? "is required: a folder, an archive (.zip, .tar.gz) or a git URL" : "must be a string") })
     .min(1, "must not be empty")
     .max(2048, "must be at most 2048 characters")
-    .refine((v) => !/[\0\n\r]/.test(v), "must be a single line"),
-  /** Branch, tag or commit to deploy from a git source (default: the remote's default branch). */
-  ref: z.string().regex(GIT_REF, "must be a git branch, tag or commit like main or v1.2.0").optional(),
-  /** Context to deploy into: ROOT (the web root) or a name served under /name/. */
-  context: z.string().regex(CONTEXT_NAME, "must be ROOT or a name like chat").default("ROOT"),
-  /** Port the stack's HTTP server listens on in each node; defaults to the stack's. */
-  httpPort: port.optional(),
-  /** Port the app's WebSockets are served on in each node; defaults to 8000 with wsCommand, else httpPort. */
-  wsPort: port.optional(),
-  /** Command that starts the app's own socket server in the deployed context, supervised beside the HTTP server. */
-  wsCommand: z.string().max(1024, "must be at most 1024 characters").refine((v) => !/[\0\n\r]/.test(v), "must be a single line").default(""),
-  /** PHP extensions installed into every node beside the stack's defaults (apache-php only). */
-  phpExtensions: z.array(z.string().regex(PHP_EXTENSION, "must be an extension name like gd or pdo_mysql")).max(32, "must list at most 32 extensions").default(() => []),
-  /** Plain environment for the app. Put secrets in wsenv:secretEnv (set with --secret). */
-  env: envMap.default(() => ({})),
-  /** Memory limit of each node, in MB. */
-  memoryMb: z.number().int("must be a whole number").min(64, "must be at least 64").max(65536, "must be at most 65536").default(512),
-  /** Docker restart policy of each node. */
-  restart: z.enum(["unless-stopped", "always", "on-failure", "no"], { error: "must be one of unless-stopped, always, on-failure, no" }).default("unless-stopped"),
+    .refine((v) => !/[\0\n\r]/.test(v), "must be a single line")
+    .describe("Where the application comes from: a local folder, a .zip/.tar.gz archive (path or URL) or a git URL."),
+  ref: z.string().regex(GIT_REF, "must be a git branch, tag or commit like main or v1.2.0").optional()
+    .describe("Branch, tag or commit to deploy from a git source (default: the remote's default branch)."),
+  context: z.string().regex(CONTEXT_NAME, "must be ROOT or a name like chat").default("ROOT")
+    .describe("Context to deploy into: ROOT (the web root) or a name served under /name/."),
+  httpPort: port.optional()
+    .describe("Port the stack's HTTP server listens on in each node; defaults to the stack's."),
+  wsPort: port.optional()
+    .describe("Port the app's WebSockets are served on in each node; defaults to 8000 with wsCommand, else httpPort."),
+  wsCommand: z.string().max(1024, "must be at most 1024 characters").refine((v) => !/[\0\n\r]/.test(v), "must be a single line").default("")
+    .describe("Command that starts the app's own socket server in the deployed context, supervised beside the HTTP server."),
+  phpExtensions: z.array(z.string().regex(PHP_EXTENSION, "must be an extension name like gd or pdo_mysql")).max(32, "must list at most 32 extensions").default(() => [])
+    .describe("PHP extensions installed into every node beside the stack's defaults (apache-php only)."),
+  env: envMap.default(() => ({}))
+    .describe("Plain environment for the app. Put secrets in wsenv:secretEnv (set with --secret)."),
+  memoryMb: z.number().int("must be a whole number").min(64, "must be at least 64").max(65536, "must be at most 65536").default(512)
+    .describe("Memory limit of each node, in MB."),
+  restart: z.enum(["unless-stopped", "always", "on-failure", "no"], { error: "must be one of unless-stopped, always, on-failure, no" }).default("unless-stopped")
+    .describe("Docker restart policy of each node."),
 });
 
 export type AppSource =
