@@ -56,6 +56,10 @@ export class AppServerNode extends pulumi.ComponentResource {
           startPeriod: "30s",
           retries: 3,
         },
+        // Creation ends only when the node is healthy, so the balancer is never reloaded onto a node that
+        // cannot answer yet (the config resource depends on the nodes).
+        wait: true,
+        waitTimeout: 120,
       },
       { parent: this },
     );
