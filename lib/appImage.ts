@@ -18,10 +18,24 @@ export const SUPERVISOR_SCRIPT = `#!/bin/sh
 set -u
 
 ws_pid=""
+server_pid=""
+stopping=""
+forward() {
+    stopping=1
+    if [ -n "$server_pid" ]; then kill -"$1" "$server_pid" 2>/dev/null; fi
+    if [ -n "$ws_pid" ]; then kill -TERM "$ws_pid" 2>/dev/null; fi
+}
+# Traps first, so a stop signal that arrives while the servers start is not lost.
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward QUIT' QUIT
+trap 'forward WINCH' WINCH
+
 if [ -n "\${WSENV_WS_COMMAND:-}" ]; then
     (
         child=""
         trap 'if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi; exit 0' TERM
+        trap '' INT QUIT WINCH
         cd "\${WSENV_CONTEXT_DIR:-.}" || exit 1
         while :; do
             sh -c "$WSENV_WS_COMMAND" &
@@ -35,24 +49,21 @@ if [ -n "\${WSENV_WS_COMMAND:-}" ]; then
     ws_pid=$!
 fi
 
-"$@" &
-server_pid=$!
-
-forward() {
-    kill -"$1" "$server_pid" 2>/dev/null
-    if [ -n "$ws_pid" ]; then kill -TERM "$ws_pid" 2>/dev/null; fi
-}
-trap 'forward TERM' TERM
-trap 'forward INT' INT
-trap 'forward QUIT' QUIT
-trap 'forward WINCH' WINCH
+if [ -z "$stopping" ]; then
+    "$@" &
+    server_pid=$!
+fi
 
 # wait returns early when a trapped signal arrives; keep waiting until the server is really gone.
 status=0
-while kill -0 "$server_pid" 2>/dev/null; do
+if [ -n "$server_pid" ]; then
     wait "$server_pid"
     status=$?
-done
+    while kill -0 "$server_pid" 2>/dev/null; do
+        wait "$server_pid"
+        status=$?
+    done
+fi
 if [ -n "$ws_pid" ]; then
     kill -TERM "$ws_pid" 2>/dev/null
     wait "$ws_pid"
