@@ -26,6 +26,8 @@ export interface BalancerNodeArgs {
    * container as a checked, graceful reload, never as a replacement that would cut every socket.
    */
   files: pulumi.Input<BalancerFiles>;
+  /** Path of the balancer's own health endpoint; the config step asks it which config is live. */
+  healthPath: pulumi.Input<string>;
   /** Resources the config refers to (the app nodes: nginx resolves their names when it loads the config). */
   upstreams: pulumi.Input<pulumi.Resource>[];
 }
@@ -65,6 +67,8 @@ export class BalancerNode extends pulumi.ComponentResource {
           WSENV_BALANCER: container.name,
           WSENV_NGINX_CONF: files.nginxConf,
           WSENV_SNIPPET: files.snippet,
+          WSENV_REVISION: files.revision,
+          WSENV_HEALTH_PATH: args.healthPath,
         },
         // A new container starts from the image's default config and must get the files again.
         triggers: [container.id],

@@ -83,6 +83,7 @@ export class Environment extends pulumi.ComponentResource {
         openFilesLimit: plan.balancer.openFilesLimit,
         capabilities: plan.balancer.capabilities,
         files: plan.balancer.files,
+        healthPath: plan.balancer.healthPath,
         upstreams: nodes,
       },
       { parent: this },

@@ -9,11 +9,16 @@ import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
  * the whole config. If nginx rejects them the previous files go back and the script fails with nginx's own
  * message (file and line): the running nginx was never told to reload, so it keeps serving the old config,
  * and a restart would read the old files too. Only a config nginx accepts is applied, by SIGHUP to the
- * master (PID 1): a graceful reload in which old workers finish their sockets.
+ * master (PID 1): a graceful reload in which old workers finish their sockets. A reload is asynchronous,
+ * so the script then asks the health endpoint (from inside the container, through bash's /dev/tcp) until
+ * three answers in a row name the new files' revision: when `up` moves on, the new config is what serves.
+ * If nginx could not load it after all (it keeps the old config then), the step fails with its error log.
  *
- * Inputs (environment): WSENV_BALANCER (container), WSENV_NGINX_CONF and WSENV_SNIPPET (file contents).
+ * Inputs (environment): WSENV_BALANCER (container), WSENV_NGINX_CONF and WSENV_SNIPPET (file contents),
+ * WSENV_REVISION (their revision), WSENV_HEALTH_PATH.
  */
 export function renderApplyScript(layout: NginxLayout = NGINX_IMAGE_LAYOUT): string {
+  const probe = `exec 3<>/dev/tcp/127.0.0.1/${layout.listenPort} && printf "GET $1 HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3`;
   const conf = layout.confFile;
   const snippet = layout.snippetFile;
   return `set -eu
@@ -34,6 +39,21 @@ fi
 rm -f ${conf}.wsenv-prev ${snippet}.wsenv-prev
 '
 docker kill --signal HUP "$c" > /dev/null
-echo "wsenv: balancer config applied to $c (nginx -t passed, graceful reload sent)"
+seen=0
+for _ in $(seq 1 100); do
+    if docker exec "$c" bash -c '${probe}' _ "$WSENV_HEALTH_PATH" 2>/dev/null | grep -q "wsenv-config=$WSENV_REVISION"; then
+        seen=$((seen + 1))
+        if [ "$seen" -ge 3 ]; then
+            echo "wsenv: balancer $c serves config $WSENV_REVISION (nginx -t passed, graceful reload done)"
+            exit 0
+        fi
+    else
+        seen=0
+    fi
+    sleep 0.1
+done
+echo "wsenv: nginx on $c did not start serving config $WSENV_REVISION within 10 s; its error log:" >&2
+docker logs --tail 20 "$c" 2>&1 | grep -v '"GET ' >&2 || true
+exit 1
 `;
 }

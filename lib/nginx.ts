@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
 import type { BalancerSpec } from "./schema";
 
@@ -21,7 +22,14 @@ export interface BalancerConfigInput {
 export interface BalancerFiles {
   nginxConf: string;
   snippet: string;
+  /**
+   * Hash of both files. The health endpoint answers with it, so whoever applies the files can tell when
+   * nginx really serves them (a reload is asynchronous).
+   */
+  revision: string;
 }
+
+const REVISION_PLACEHOLDER = "wsenv-revision-placeholder";
 
 /** Request header that tells the app the public path of its WebSocket (the first websocketPath). */
 export const WS_PATH_HEADER = "X-Wsenv-Ws-Path";
@@ -71,6 +79,10 @@ function indent(lines: string[], depth: number): string[] {
 }
 
 export function renderNginxConf(input: BalancerConfigInput, layout: NginxLayout = NGINX_IMAGE_LAYOUT): string {
+  return renderBalancerFiles(input, layout).nginxConf;
+}
+
+function renderTemplate(input: BalancerConfigInput, layout: NginxLayout): string {
   const b = input.balancer;
   if (input.nodeHosts.length === 0) throw new Error("an upstream needs at least one node");
   const sticky = b.sticky;
@@ -161,7 +173,8 @@ export function renderNginxConf(input: BalancerConfigInput, layout: NginxLayout 
     `        location = ${word(b.healthPath)} {`,
     "            access_log off;",
     "            default_type text/plain;",
-    '            return 200 "ok\\n";',
+    // Which files this nginx serves: the apply step waits for it after a reload.
+    `            return 200 "ok wsenv-config=${REVISION_PLACEHOLDER}\\n";`,
     "        }",
     "",
     ...indent(wsLocations, 2),
@@ -192,5 +205,8 @@ export function renderSnippet(balancer: BalancerSpec): string {
 }
 
 export function renderBalancerFiles(input: BalancerConfigInput, layout: NginxLayout = NGINX_IMAGE_LAYOUT): BalancerFiles {
-  return { nginxConf: renderNginxConf(input, layout), snippet: renderSnippet(input.balancer) };
+  const template = renderTemplate(input, layout);
+  const snippet = renderSnippet(input.balancer);
+  const revision = createHash("sha256").update(template).update("\0").update(snippet).digest("hex").slice(0, 16);
+  return { nginxConf: template.replace(REVISION_PLACEHOLDER, revision), snippet, revision };
 }

@@ -29,6 +29,7 @@ export interface EnvironmentPlan {
     /** nofile limit of the container, matching the config's worker_rlimit_nofile. */
     openFilesLimit: number;
     capabilities: string[];
+    healthPath: string;
     files: BalancerFiles;
   };
   app: {
@@ -94,6 +95,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       listenAddress: balancer.listenAddress,
       openFilesLimit: balancer.workerConnections * 2,
       capabilities: BALANCER_CAPABILITIES,
+      healthPath: balancer.healthPath,
       files,
     },
     app: {

@@ -37,7 +37,8 @@ describe("generated nginx.conf", () => {
     const http = block(tree.find((d) => d.name === "http"));
     expect(serverBlocks(http)).toHaveLength(1);
     const health = location(tree, "=", "/_wsenv/health");
-    expect(args(block(health), "return")).toEqual([["200", "ok\n"]]);
+    const files = renderBalancerFiles(input());
+    expect(args(block(health), "return")).toEqual([["200", `ok wsenv-config=${files.revision}\n`]]);
   });
 
   test("maps Upgrade to Connection so plain HTTP sends no Connection header (upstream keepalive)", () => {
@@ -119,6 +120,14 @@ describe("generated nginx.conf", () => {
     expect(files.nginxConf).not.toContain("/extra/");
     expect(args(block(serverBlocks(parseNginx(files.nginxConf))[0]), "include")).toEqual([["/etc/nginx/wsenv-snippet.conf"]]);
     expect(files.snippet).toContain("location /extra/ { return 204; }\n");
+  });
+
+  test("the revision names both files: a snippet change alone changes it", () => {
+    const plain = renderBalancerFiles(input());
+    const withSnippet = renderBalancerFiles(input({ snippet: "add_header X-A a;" }));
+    expect(plain.revision).toMatch(/^[0-9a-f]{16}$/);
+    expect(withSnippet.revision).not.toBe(plain.revision);
+    expect(withSnippet.nginxConf).toContain(`wsenv-config=${withSnippet.revision}`);
   });
 
   test("rendering is deterministic", () => {

@@ -1,0 +1,100 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import * as tar from "tar";
+import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+
+// The chat app deployed from each kind of source, into ROOT and into a named context, on the real engine.
+const STACK = "e2e-sources";
+
+describeWithEngine("deploy sources", () => {
+  jest.setTimeout(240_000);
+  let port: number;
+  let scratch: string;
+  let server: http.Server;
+  let archiveUrl: string;
+  let repoUrl: string;
+
+  const deploy = async (app: Record<string, unknown>) => {
+    writeStack(STACK, {
+      "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
+      "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 1, wsCommand: "php server.php", ...app },
+    });
+    const up = await runner("up", STACK);
+    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
+    return up;
+  };
+
+  const chatWorks = async (pagePath: string) => {
+    const page = await httpGet(`http://127.0.0.1:${port}${pagePath}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('id="messages"');
+    const [a, b] = [await ChatClient.open(`ws://127.0.0.1:${port}/ws/`), await ChatClient.open(`ws://127.0.0.1:${port}/ws/`)];
+    a.send("a", `via ${pagePath}`);
+    await b.waitFor((m) => m.text === `via ${pagePath}`);
+    a.close();
+    b.close();
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-e2e-sources-"));
+    const app = path.join(PROJECT_DIR, "apps/chat-php");
+    // An archive with one top-level folder, as release tarballs have, served over loopback HTTP.
+    fs.cpSync(app, path.join(scratch, "chat-php-1.0"), { recursive: true });
+    await tar.c({ gzip: true, file: path.join(scratch, "chat.tar.gz"), cwd: scratch }, ["chat-php-1.0"]);
+    server = http.createServer((req, res) => {
+      if (req.url === "/chat.tar.gz") res.writeHead(200).end(fs.readFileSync(path.join(scratch, "chat.tar.gz")));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    archiveUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/chat.tar.gz`;
+    // A local bare git repository holding the app.
+    const work = path.join(scratch, "work");
+    fs.cpSync(app, work, { recursive: true });
+    const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: work });
+    git("init", "-q", "-b", "main");
+    git("add", ".");
+    git("commit", "-qm", "chat");
+    execFileSync("git", ["clone", "-q", "--bare", work, path.join(scratch, "chat.git")]);
+    repoUrl = `file://${path.join(scratch, "chat.git")}`;
+    await runner("down", STACK);
+  });
+
+  afterAll(async () => {
+    await runner("down", STACK);
+    removeStackFile(STACK);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test("from a local folder into ROOT", async () => {
+    const up = await deploy({ source: "./apps/chat-php" });
+    expect(up.outputs.deployed).toBe("./apps/chat-php");
+    await chatWorks("/");
+  });
+
+  test("from a .tar.gz archive over HTTP into ROOT: the same app, so the same image and nodes", async () => {
+    const up = await deploy({ source: archiveUrl });
+    expect(up.outputs.deployed).toBe(archiveUrl);
+    // Same bytes as the folder: same content hash, nothing to rebuild or replace.
+    expect(up.lines.filter((l) => l.includes("docker:index/container:Container") && !l.startsWith("same "))).toEqual([]);
+    await chatWorks("/");
+  });
+
+  test("from a git repository into the named context chat", async () => {
+    const up = await deploy({ source: repoUrl, ref: "main", context: "chat" });
+    expect(String(up.outputs.deployed)).toMatch(new RegExp(`^${repoUrl}@[0-9a-f]{40}$`));
+    expect(up.outputs.url).toBe(`http://localhost:${port}/chat/`);
+    await chatWorks("/chat/");
+    expect((await httpGet(`http://127.0.0.1:${port}/`)).status).not.toBe(200);
+  });
+
+  test("down leaves nothing of the stack", async () => {
+    expect((await runner("down", STACK)).code).toBe(0);
+    expect(leftovers("wsenv-e2e-sources-")).toEqual([]);
+  });
+});
