@@ -60,6 +60,11 @@ export class AppServerNode extends pulumi.ComponentResource {
         // cannot answer yet (the config resource depends on the nodes).
         wait: true,
         waitTimeout: 120,
+        // Deleting an old node (rolling deploy, scale down) stops it with the image's stop signal and this
+        // much time before the kill: the supervisor passes it on, Apache finishes its requests and the
+        // socket server closes its sockets with 1001 so clients reconnect to the new nodes. Without it the
+        // provider kills at once and every socket on the node breaks (1006).
+        destroyGraceSeconds: 10,
       },
       { parent: this },
     );

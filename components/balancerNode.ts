@@ -28,8 +28,12 @@ export interface BalancerNodeArgs {
   files: pulumi.Input<BalancerFiles>;
   /** Path of the balancer's own health endpoint; the config step asks it which config is live. */
   healthPath: pulumi.Input<string>;
-  /** Resources the config refers to (the app nodes: nginx resolves their names when it loads the config). */
-  upstreams: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Current addresses of the app nodes. nginx resolves the nodes' names only when it loads its config, so
+   * a node that came back with another address (recreated after it vanished) needs a reload; the
+   * addresses are an input of the config step for that reason, which also orders it after the nodes.
+   */
+  upstreamAddresses: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** The nginx balancer node: the only container with a published port, and its config as its own resource. */
@@ -69,11 +73,12 @@ export class BalancerNode extends pulumi.ComponentResource {
           WSENV_SNIPPET: files.snippet,
           WSENV_REVISION: files.revision,
           WSENV_HEALTH_PATH: args.healthPath,
+          WSENV_UPSTREAM_ADDRESSES: pulumi.output(args.upstreamAddresses).apply((addresses) => addresses.join(" ")),
         },
         // A new container starts from the image's default config and must get the files again.
         triggers: [container.id],
       },
-      { parent: this, dependsOn: args.upstreams },
+      { parent: this },
     );
     this.containerName = container.name;
     this.port = pulumi.output(args.port);

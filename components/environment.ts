@@ -84,7 +84,7 @@ export class Environment extends pulumi.ComponentResource {
         capabilities: plan.balancer.capabilities,
         files: plan.balancer.files,
         healthPath: plan.balancer.healthPath,
-        upstreams: nodes,
+        upstreamAddresses: nodes.map((n) => n.ipAddress),
       },
       { parent: this },
     );

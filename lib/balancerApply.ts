@@ -15,7 +15,8 @@ import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
  * If nginx could not load it after all (it keeps the old config then), the step fails with its error log.
  *
  * Inputs (environment): WSENV_BALANCER (container), WSENV_NGINX_CONF and WSENV_SNIPPET (file contents),
- * WSENV_REVISION (their revision), WSENV_HEALTH_PATH.
+ * WSENV_REVISION (their revision), WSENV_HEALTH_PATH. WSENV_UPSTREAM_ADDRESSES is not read: it is there so a
+ * node that came back with a new address re-runs this script (nginx resolves names only on load).
  */
 export function renderApplyScript(layout: NginxLayout = NGINX_IMAGE_LAYOUT): string {
   const probe = `exec 3<>/dev/tcp/127.0.0.1/${layout.listenPort} && printf "GET $1 HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3`;

@@ -52,8 +52,8 @@ export const balancerSchema = z.strictObject({
     .describe("Connections per nginx worker; each proxied socket uses two."),
   drainTimeout: duration.default("10m")
     .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
-  connectTimeout: duration.default("3s")
-    .describe("How long connecting to a node may take before the next node is tried."),
+  connectTimeout: duration.default("1s")
+    .describe("How long connecting to a node may take before the next node is tried (nodes are on the same host: 1s is long)."),
   maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1)
     .describe("Failures within `failTimeout` after which a node is taken out for `failTimeout`."),
   failTimeout: duration.default("10s")

@@ -9,6 +9,8 @@ export interface Project {
   name: string;
   /** the program's entry module (absolute) */
   main: string;
+  /** Pulumi.yaml `options.refresh: always`: every up refreshes the state first */
+  refreshAlways: boolean;
 }
 
 /** Keys always passed as secret (the CLI would mark encrypted values secret; here only this one by convention). */
@@ -21,7 +23,8 @@ export function loadProject(projectDir: string): Project {
   if (typeof doc.name !== "string" || !doc.name) throw new Error(`${f}: no project name`);
   const runtime = typeof doc.runtime === "string" ? doc.runtime : (doc.runtime as Obj | undefined)?.name;
   if (runtime !== "nodejs") throw new Error(`${f}: runtime ${String(runtime)} is not supported (nodejs only)`);
-  return { dir: projectDir, name: doc.name, main: resolveMain(projectDir, doc.main as string | undefined) };
+  const refreshAlways = (doc.options as Obj | undefined)?.refresh === "always";
+  return { dir: projectDir, name: doc.name, main: resolveMain(projectDir, doc.main as string | undefined), refreshAlways };
 }
 
 /** Like the nodejs language host: Pulumi.yaml `main`, else the directory's package.json "main", else index.{ts,js}. */

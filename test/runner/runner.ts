@@ -139,6 +139,25 @@ class Deployment {
     private readonly err: (l: string) => void,
   ) {}
 
+  /**
+   * The engine's refresh: each resource whose provider can read it is read; one that is gone leaves the
+   * state (so the program's registration creates it again), the others get their current outputs.
+   */
+  async refresh(): Promise<void> {
+    for (const [urn, res] of Object.entries(this.state.resources)) {
+      const provider = PROVIDERS[res.type];
+      if (!res.custom || !provider?.read || res.id === undefined) continue;
+      const current = await provider.read(this.ctx(res.type, res.name, urn), res);
+      if (current === null) {
+        this.err(`  · ${res.name}: refresh found it gone; the program's registration will create it again`);
+        delete this.state.resources[urn];
+      } else {
+        res.outputs = { ...res.outputs, ...current };
+      }
+    }
+    this.save();
+  }
+
   emit(kind: StepKind, type: string, name: string, changed?: string[]): void {
     const l = stepLine(kind, type, name, changed);
     this.lines.push(l);
@@ -498,6 +517,8 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
   try {
     // Pending deletes of an earlier failed run go first (the engine's GeneratePendingDeletes).
     if (state.pendingDeletes.length > 0) await d.deleteAll(state.pendingDeletes);
+    // `options: refresh: always` in Pulumi.yaml: like `pulumi up --refresh`, read every resource first.
+    if (project.refreshAlways) await d.refresh();
 
     await pulumi.runtime.setMocks(
       { newResource: (a) => d.newResource(a), call: (a) => d.call(a) },

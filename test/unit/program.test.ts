@@ -105,6 +105,18 @@ describe("the program under mocks", () => {
     expect(three).toHaveLength(3);
     const changed = names(await runProgram({ ...devConfig, "wsenv:app": { ...devConfig["wsenv:app"], env: { FEATURE: "on" } } }));
     expect(changed.filter((n) => two.includes(n))).toEqual([]);
+    // Memory and restart policy update in place: same nodes.
+    const tuned = names(await runProgram({ ...devConfig, "wsenv:app": { ...devConfig["wsenv:app"], memoryMb: 1024, restart: "always" } }));
+    expect(tuned).toEqual(two);
+  });
+
+  test("the config step runs after the nodes and again when a node's address changes", async () => {
+    const { registrations } = await runProgram(devConfig);
+    const env = byType(registrations, COMMAND)[0].inputs.environment as Record<string, string>;
+    const addresses = byType(registrations, CONTAINER)
+      .filter((c) => String(c.inputs.name).includes("-app-"))
+      .map(() => expect.stringMatching(/^10\.9\.0\.\d+$/));
+    expect(env.WSENV_UPSTREAM_ADDRESSES.split(" ")).toEqual(addresses);
   });
 
   test("secrets reach the nodes as Pulumi secrets, never in plain inputs", async () => {

@@ -28,7 +28,7 @@ describe("stack config schema", () => {
       clientMaxBodySize: "10m",
       workerConnections: 65536,
       drainTimeout: "10m",
-      connectTimeout: "3s",
+      connectTimeout: "1s",
       maxFails: 1,
       failTimeout: "10s",
       healthPath: "/_wsenv/health",

@@ -295,6 +295,19 @@ async function removeContainer(id: string, inputs: Obj): Promise<void> {
 export const containerProvider: ProviderImpl = {
   type: TYPE,
 
+  async read(_ctx, old) {
+    // resourceDockerContainerRead: a container that is gone is dropped from the state (SetId("")), so the
+    // next apply creates it again; one that is not running while must_run is set is deleted by the read
+    // itself (newer provider versions then also fail that refresh; here it is recreated at once).
+    const c = await inspect("container", String(old.id));
+    if (!c) return null;
+    if (!(c.State as Obj).Running && old.inputs.mustRun !== false) {
+      await removeContainer(String(old.id), old.inputs);
+      return null;
+    }
+    return readOutputs(String(old.id), old.inputs);
+  },
+
   check(ctx, news, old) {
     rejectUnsupported(TYPE, ctx.name, news, SUPPORTED, isSetTf);
     const { name, autonamed } = autoname(ctx, news, old);

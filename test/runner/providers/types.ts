@@ -38,6 +38,12 @@ export interface ProviderImpl {
   delete(ctx: StepContext, old: ResourceState): Promise<void>;
   /** provider-specific delete-before-replace (engine option deleteBeforeReplace is handled by the runner) */
   deleteBeforeReplace(old: ResourceState, autonamedNew: boolean): boolean;
+  /**
+   * The provider's Read, for refresh: the object's current outputs, or null when it no longer exists
+   * (the engine then drops it from the state, and the program's next registration creates it again).
+   * Types without it are taken as they are in the state.
+   */
+  read?(ctx: StepContext, old: ResourceState): Promise<Obj | null>;
   /** `down` only: clean-up the provider itself does not do (built images) */
   downCleanup?(ctx: StepContext, old: ResourceState): Promise<void>;
 }
