@@ -47,7 +47,8 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     // Socket servers found in the wild (Ratchet-less chat demos, `php -q server.php`) use these.
     extensions: { install: "docker-php-ext-install", defaults: ["sockets", "pcntl", "posix"] },
     postCopySteps: [],
-    capabilities: ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL"],
+    // Apache's parent switches its children to www-data (SETUID/SETGID) and signals them (KILL).
+    capabilities: ["SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"],
   },
   node: {
     image: "node:20",

@@ -9,11 +9,10 @@ import { stringify } from "yaml";
 /** Helpers for the end-to-end suite: stacks applied to the real engine through the e2e runner. */
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
+/** The local stand-ins the e2e stacks run on (test/images; `npm run images` builds them). */
 export const LOCAL_IMAGES = {
   nginx: "wsenv-test/nginx:bookworm",
   php: "wsenv-test/php:apache-bookworm",
-  node: "wsenv-test/node:bookworm",
-  tomcat: "wsenv-test/tomcat:bookworm",
 };
 
 export function engineAnswers(): boolean {
@@ -36,7 +35,7 @@ export function describeWithEngine(name: string, body: () => void): void {
   }
   const missing = Object.values(LOCAL_IMAGES).filter((image) => spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0);
   if (missing.length > 0) {
-    describe(name, () => test("the local base images exist", () => expect(`missing ${missing.join(", ")}: run \`npm run images\``).toBe("")));
+    describe(name, () => test("the local base images exist", () => expect(`missing ${missing.join(", ")}: run \`npm run images -- nginx php\``).toBe("")));
     return;
   }
   describe(name, body);
