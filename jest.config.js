@@ -6,6 +6,7 @@ const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly:
 const common = { preset: undefined, testEnvironment: "node", transform: { "^.+\\.ts$": tsJest } };
 
 module.exports = {
+  reporters: ["default", "<rootDir>/test/support/summaryReporter.js"],
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "nginx", testMatch: ["<rootDir>/test/nginx/**/*.test.ts"] },
