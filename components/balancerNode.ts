@@ -57,7 +57,8 @@ export class BalancerNode extends pulumi.ComponentResource {
         ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
-        // Without this the provider's default (SIGTERM) would make nginx stop fast and cut sockets.
+        // nginx's graceful shutdown when the container is stopped (by hand, or by the daemon shutting down);
+        // SIGTERM, Docker's default, is nginx's fast shutdown that cuts requests in flight.
         stopSignal: "SIGQUIT",
       },
       { parent: this },
