@@ -58,8 +58,10 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     serverCommand: ["npm", "start"],
     wsCommandPort: 8000,
     extensions: null,
+    // Dependencies are installed at deploy time unless the app ships its node_modules (then it is used
+    // as it is: an install would prune whatever package.json does not list, and needs the registry).
     postCopySteps: [
-      "RUN if [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi",
+      "RUN if [ -d node_modules ]; then echo 'using the node_modules shipped with the app'; elif [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi",
     ],
     capabilities: [],
   },

@@ -13,6 +13,7 @@ export const PROJECT_DIR = path.resolve(__dirname, "../..");
 export const LOCAL_IMAGES = {
   nginx: "wsenv-test/nginx:bookworm",
   php: "wsenv-test/php:apache-bookworm",
+  node: "wsenv-test/node:bookworm",
 };
 
 export function engineAnswers(): boolean {
@@ -35,7 +36,7 @@ export function describeWithEngine(name: string, body: () => void): void {
   }
   const missing = Object.values(LOCAL_IMAGES).filter((image) => spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0);
   if (missing.length > 0) {
-    describe(name, () => test("the local base images exist", () => expect(`missing ${missing.join(", ")}: run \`npm run images -- nginx php\``).toBe("")));
+    describe(name, () => test("the local base images exist", () => expect(`missing ${missing.join(", ")}: run \`npm run images -- nginx php node\``).toBe("")));
     return;
   }
   describe(name, body);
