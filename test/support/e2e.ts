@@ -72,9 +72,12 @@ export interface RunnerResult {
 }
 
 /** Runs `tsx test/runner/cli.ts <verb> --stack <stack>`, as `npm run e2e:up|e2e:down` does. */
-export function runner(verb: "up" | "down", stack: string, timeoutMs = 240_000): Promise<RunnerResult> {
+export function runner(verb: "up" | "down", stack: string, timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}): Promise<RunnerResult> {
   return new Promise((resolve) => {
-    const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["test/runner/cli.ts", verb, "--stack", stack], { cwd: PROJECT_DIR });
+    const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["test/runner/cli.ts", verb, "--stack", stack], {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
