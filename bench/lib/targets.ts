@@ -1,0 +1,484 @@
+import { ChildProcess, execFile, spawn } from "child_process";
+import { promisify } from "util";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { renderBalancerFiles } from "../../lib/nginx";
+import { EnvironmentPlan, planEnvironment } from "../../lib/plan";
+import { specFromConfigMap } from "../../lib/stackConfig";
+import { BENCH_DIR, PROJECT_DIR, WORK_DIR, alive, sh, sleep, treeRssKiB, waitFor } from "./util";
+
+/**
+ * The bench's Docker objects and host processes, and the five targets in front of one backend.
+ * Everything created here carries the label below (containers, network) or is a child process of the run,
+ * and {@link cleanUp} removes all of it.
+ */
+
+export const LABEL = "wsenv-bench=1";
+export const STACK = "bench";
+export const NGINX_IMAGE = "wsenv-test/nginx:bookworm";
+export const NODE_IMAGE = "wsenv-test/node:bookworm";
+export const BACKEND_IMAGE = "wsenv-bench/backend:latest";
+export const BACKEND_PORT = 3000;
+/** Container ports of the host-side paths (same server): one ephemeral-port space each, see server.js. */
+export const BACKEND_HAPROXY_PORT = 3001;
+export const BACKEND_CADDY_PORT = 3002;
+/** Worker processes of the backend node (cluster); each holds its own 20000 fds. */
+export const BACKEND_WORKERS = 6;
+/**
+ * Published ports per path. docker-proxy (Docker's userland proxy, which carries all traffic to a port
+ * published on 127.0.0.1) is one process per port with nofile 20000, and it holds 6 fds per connection
+ * (both sockets plus a splice pipe pair per direction: measured, 2500 connections = 15009 fds). Past
+ * ~3300 connections it runs out, exits, and every connection on that port drops. So a path that must
+ * carry 20k sockets is spread over 8 ports (2500 each). Every target is reached through exactly one
+ * docker-proxy hop (client side for containers, backend side for host proxies).
+ */
+export const PORTS_PER_PATH = 8;
+/** The bench's workerConnections: its nofile (2x) must fit under dockerd's own limit of 20000. */
+export const WORKER_CONNECTIONS = 9000;
+
+export interface Target {
+  name: string;
+  /** What the column is, in one line, for the report. */
+  describe: string;
+  wsUrls: string[];
+  httpUrl: string;
+  /** RSS of the proxy (master + workers), KiB; null for the direct target. */
+  rssKiB(): number | null;
+  notes: string[];
+  /**
+   * A fresh proxy (new processes, nothing in use): the idle test reads its RSS growth from here, so
+   * memory that earlier tests left allocated does not hide the cost of the idle sockets.
+   */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const hostProcs = new Set<ChildProcess>();
+const execFileAsync = promisify(execFile);
+
+function httpGetText(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+async function waitHttp(what: string, url: string, contains?: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(what, async () => {
+    const r = await httpGetText(url);
+    return r.status === 200 && (!contains || r.body.includes(contains));
+  }, timeoutMs);
+}
+
+function containerPid(name: string): number {
+  return Number(sh("docker", ["inspect", "-f", "{{.State.Pid}}", name]));
+}
+
+/** Removes every container and network of this bench (by label), e.g. left by a killed run. */
+export function cleanUp(): void {
+  for (const child of hostProcs) {
+    if (child.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  hostProcs.clear();
+  const containers = sh("docker", ["ps", "-aq", "--filter", `label=${LABEL}`], { allowFail: true }).split("\n").filter(Boolean);
+  if (containers.length) sh("docker", ["rm", "-f", ...containers], { allowFail: true, timeoutMs: 60_000 });
+  const networks = sh("docker", ["network", "ls", "-q", "--filter", `label=${LABEL}`], { allowFail: true }).split("\n").filter(Boolean);
+  if (networks.length) sh("docker", ["network", "rm", ...networks], { allowFail: true, timeoutMs: 60_000 });
+  // Host proxies of a run that was killed before its own clean-up: only our own configs' processes.
+  const pidFile = path.join(WORK_DIR, "host-pids.json");
+  if (fs.existsSync(pidFile)) {
+    for (const pid of JSON.parse(fs.readFileSync(pidFile, "utf8")) as number[]) {
+      try {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (cmdline.includes(WORK_DIR)) process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    fs.rmSync(pidFile, { force: true });
+  }
+}
+
+function rememberHostPid(pid: number): void {
+  const pidFile = path.join(WORK_DIR, "host-pids.json");
+  const pids = fs.existsSync(pidFile) ? (JSON.parse(fs.readFileSync(pidFile, "utf8")) as number[]) : [];
+  fs.writeFileSync(pidFile, JSON.stringify([...pids, pid]));
+}
+
+/** Builds the backend image from bench/backend with a copy of the project's `ws` (no dependencies). */
+export function buildBackendImage(): string {
+  const src = path.join(BENCH_DIR, "backend");
+  const build = path.join(src, "build");
+  fs.rmSync(build, { recursive: true, force: true });
+  fs.mkdirSync(path.join(build, "node_modules"), { recursive: true });
+  fs.copyFileSync(path.join(src, "server.js"), path.join(build, "server.js"));
+  fs.copyFileSync(path.join(src, "Dockerfile"), path.join(build, "Dockerfile"));
+  fs.cpSync(path.join(PROJECT_DIR, "node_modules", "ws"), path.join(build, "node_modules", "ws"), { recursive: true });
+  sh("docker", ["build", "-q", "-t", BACKEND_IMAGE, build], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, timeoutMs: 300_000 });
+  return sh("docker", ["image", "inspect", "-f", "{{.Id}}", BACKEND_IMAGE]);
+}
+
+export interface BenchEnvironment {
+  plan: EnvironmentPlan;
+  /** The stack config the plan was made from (what a Pulumi.<stack>.yaml would hold). */
+  stackConfig: Record<string, unknown>;
+  backendName: string;
+  backendPorts: { direct: number[]; haproxy: number[]; caddy: number[] };
+  wsenvPorts: number[];
+  seedPorts: number[];
+  haproxyPort: number;
+  caddyPort: number;
+}
+
+/**
+ * The plan the program makes for the bench's stack: the node stack on the local Node image, one node,
+ * workerConnections 9000. Node names (and so the upstream servers in nginx.conf) come from the plan.
+ */
+export function benchPlan(backendImageId: string, ports: { wsenv: number }): { plan: EnvironmentPlan; stackConfig: Record<string, unknown> } {
+  const stackConfig = {
+    "wsenv:balancer": {
+      port: ports.wsenv,
+      listenAddress: "127.0.0.1",
+      websocketPaths: ["/ws/"],
+      image: NGINX_IMAGE,
+      workerConnections: WORKER_CONNECTIONS,
+    },
+    "wsenv:app": {
+      stack: "node",
+      image: NODE_IMAGE,
+      nodes: 1,
+      source: "./bench/backend",
+      memoryMb: 8192,
+    },
+  };
+  const spec = specFromConfigMap(stackConfig);
+  const plan = planEnvironment(STACK, spec, {
+    contextDir: "bench/backend/build",
+    contentHash: backendImageId.replace(/^sha256:/, ""),
+    deployed: "./bench/backend",
+  });
+  // The renderer itself, called with exactly the plan's inputs: the same bytes the program applies.
+  const files = renderBalancerFiles({
+    stackName: STACK,
+    balancer: spec.balancer,
+    httpPort: spec.app.httpPort,
+    wsPort: spec.app.wsPort,
+    nodeHosts: plan.app.nodes.map((n) => n.name),
+  });
+  if (files.nginxConf !== plan.balancer.files.nginxConf) throw new Error("renderBalancerFiles and planEnvironment disagree");
+  return { plan, stackConfig };
+}
+
+export function startNetworkAndBackend(plan: EnvironmentPlan, ports: BenchEnvironment["backendPorts"]): string {
+  sh("docker", ["network", "create", "--label", LABEL, plan.networkName]);
+  const node = plan.app.nodes[0];
+  const publish = [
+    ...ports.direct.map((p) => `127.0.0.1:${p}:${BACKEND_PORT}`),
+    ...ports.haproxy.map((p) => `127.0.0.1:${p}:${BACKEND_HAPROXY_PORT}`),
+    ...ports.caddy.map((p) => `127.0.0.1:${p}:${BACKEND_CADDY_PORT}`),
+  ].flatMap((p) => ["-p", p]);
+  sh("docker", [
+    "run", "-d",
+    "--name", node.name,
+    "--hostname", node.name,
+    "--label", LABEL,
+    "--network", plan.networkName,
+    "--network-alias", plan.app.peersAlias,
+    ...Object.entries(node.envs).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+    "-e", `BENCH_WORKERS=${BACKEND_WORKERS}`,
+    "-e", `BENCH_EXTRA_PORTS=${BACKEND_HAPROXY_PORT},${BACKEND_CADDY_PORT}`,
+    "--memory", `${plan.app.memoryMb}m`,
+    "--ulimit", "nofile=20000:20000",
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges:true",
+    ...publish,
+    BACKEND_IMAGE,
+  ]);
+  return node.name;
+}
+
+export async function waitBackend(env: BenchEnvironment): Promise<void> {
+  for (const p of [...env.backendPorts.direct, ...env.backendPorts.haproxy, ...env.backendPorts.caddy]) {
+    await waitHttp(`backend on ${p}`, `http://127.0.0.1:${p}/`, "wsenv bench backend");
+  }
+}
+
+export function directTarget(env: BenchEnvironment): Target {
+  return {
+    name: "direct",
+    describe: `clients straight to the app node's port (${PORTS_PER_PATH} ports published on 127.0.0.1 -> ${BACKEND_PORT})`,
+    wsUrls: env.backendPorts.direct.map((p) => `ws://127.0.0.1:${p}/ws/`),
+    httpUrl: `http://127.0.0.1:${env.backendPorts.direct[0]}/`,
+    rssKiB: () => null,
+    notes: [],
+    restart: async () => {},
+    stop: async () => {},
+  };
+}
+
+/** Runs an nginx container with the given nginx.conf (and optional extra files), like BalancerNode does. */
+async function nginxContainer(opts: {
+  name: string;
+  network: string;
+  ports: number[];
+  files: Record<string, string>;
+  ulimitNofile?: number;
+  hardened: boolean;
+  readyUrlPath: string;
+  readyContains?: string;
+}): Promise<void> {
+  const dir = path.join(WORK_DIR, opts.name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  sh("docker", [
+    "create",
+    "--name", opts.name,
+    "--label", LABEL,
+    "--network", opts.network,
+    ...opts.ports.flatMap((p) => ["-p", `127.0.0.1:${p}:80`]),
+    ...(opts.ulimitNofile ? ["--ulimit", `nofile=${opts.ulimitNofile}:${opts.ulimitNofile}`] : []),
+    ...(opts.hardened
+      ? ["--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "SETUID", "--cap-add", "SETGID", "--cap-add", "NET_BIND_SERVICE", "--security-opt", "no-new-privileges:true", "--stop-signal", "SIGQUIT"]
+      : []),
+    NGINX_IMAGE,
+  ]);
+  for (const [dest, content] of Object.entries(opts.files)) {
+    const local = path.join(dir, path.basename(dest));
+    fs.writeFileSync(local, content);
+    sh("docker", ["cp", local, `${opts.name}:${dest}`]);
+  }
+  sh("docker", ["start", opts.name]);
+  try {
+    await waitHttp(opts.name, `http://127.0.0.1:${opts.ports[0]}${opts.readyUrlPath}`, opts.readyContains, 30_000);
+  } catch (err) {
+    const logs = sh("docker", ["logs", "--tail", "30", opts.name], { allowFail: true });
+    throw new Error(`${(err as Error).message}\n${logs}`);
+  }
+}
+
+async function restartContainer(name: string, readyUrl: string, contains: string): Promise<void> {
+  await execFileAsync("docker", ["restart", "-t", "5", name], { timeout: 60_000 });
+  await waitHttp(`${name} after restart`, readyUrl, contains, 30_000);
+}
+
+export async function wsenvTarget(
+  env: BenchEnvironment,
+  variant?: { name: string; describe: string; nginxConf: string; ports: number[] },
+): Promise<Target> {
+  const b = env.plan.balancer;
+  const name = variant ? `${b.containerName}-${variant.name}` : b.containerName;
+  const nginxConf = variant ? variant.nginxConf : b.files.nginxConf;
+  const ports = variant ? variant.ports : env.wsenvPorts;
+  await nginxContainer({
+    name,
+    network: env.plan.networkName,
+    ports,
+    files: { "/etc/nginx/nginx.conf": nginxConf, "/etc/nginx/wsenv-snippet.conf": b.files.snippet },
+    ulimitNofile: b.openFilesLimit,
+    hardened: true,
+    readyUrlPath: b.healthPath,
+    // The unmodified config answers with its revision; a variant keeps the same health location.
+    readyContains: "ok wsenv-config=",
+  });
+  return {
+    name: variant ? `exp:${variant.name}` : "wsenv",
+    restart: () => restartContainer(name, `http://127.0.0.1:${ports[0]}${b.healthPath}`, "ok wsenv-config="),
+    describe: variant ? `EXPERIMENT (hand-modified copy of the generated config): ${variant.describe}` : `the generated nginx.conf (renderBalancerFiles), workerConnections ${WORKER_CONNECTIONS}, nofile ${b.openFilesLimit}, in ${NGINX_IMAGE}`,
+    wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
+    httpUrl: `http://127.0.0.1:${ports[0]}/`,
+    rssKiB: () => treeRssKiB(containerPid(name)),
+    notes: [],
+    stop: async () => {
+      sh("docker", ["rm", "-f", name], { allowFail: true });
+    },
+  };
+}
+
+/** The platform guide's five lines, inside the image's own default server; nginx defaults elsewhere. */
+export function seedDefaultConf(backendName: string): string {
+  return `server {
+    listen       80;
+    server_name  localhost;
+
+    #access_log  /var/log/nginx/host.access.log  main;
+
+    location / {
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }
+
+    location /ws/ {
+        proxy_pass http://${backendName}:${BACKEND_PORT};
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+    }
+
+    #error_page  404              /404.html;
+
+    # redirect server error pages to the static page /50x.html
+    #
+    error_page   500 502 503 504  /50x.html;
+    location = /50x.html {
+        root   /usr/share/nginx/html;
+    }
+}
+`;
+}
+
+export async function seedTarget(env: BenchEnvironment): Promise<Target> {
+  const name = `${env.plan.networkName.replace(/-net$/, "")}-seed`;
+  await nginxContainer({
+    name,
+    network: env.plan.networkName,
+    ports: env.seedPorts,
+    files: { "/etc/nginx/conf.d/default.conf": seedDefaultConf(env.backendName) },
+    hardened: false,
+    readyUrlPath: "/ws/",
+    readyContains: "wsenv bench backend",
+  });
+  return {
+    name: "seed",
+    restart: () => restartContainer(name, `http://127.0.0.1:${env.seedPorts[0]}/ws/`, "wsenv bench backend"),
+    describe: "the image's default nginx.conf + conf.d/default.conf with the guide's five-line location /ws/ (plain HTTP row: GET /ws/, the only proxied path)",
+    wsUrls: env.seedPorts.map((p) => `ws://127.0.0.1:${p}/ws/`),
+    // location / serves nginx's own static page; /ws/ is the only path that reaches the backend.
+    httpUrl: `http://127.0.0.1:${env.seedPorts[0]}/ws/`,
+    rssKiB: () => treeRssKiB(containerPid(name)),
+    notes: [],
+    stop: async () => {
+      sh("docker", ["rm", "-f", name], { allowFail: true });
+    },
+  };
+}
+
+function startHostProcess(name: string, cmd: string, args: string[], envExtra: NodeJS.ProcessEnv = {}): ChildProcess {
+  const logFile = path.join(WORK_DIR, `${name}.log`);
+  const fd = fs.openSync(logFile, "a");
+  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: { ...process.env, ...envExtra } });
+  fs.closeSync(fd);
+  hostProcs.add(child);
+  if (child.pid) rememberHostPid(child.pid);
+  child.on("exit", () => hostProcs.delete(child));
+  return child;
+}
+
+async function stopHostProcess(child: ChildProcess): Promise<void> {
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  for (let i = 0; i < 30 && alive(child.pid) && child.exitCode === null; i++) await sleep(100);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+export function haproxyConfig(port: number, backendPorts: number[]): string {
+  return `# HAProxy (Debian) minimal WebSocket proxy: HAProxy's own documented WebSocket settings
+# (mode http, timeout tunnel for upgraded connections), every other setting at its default.
+# Several server lines point at the same app node: one per published port (docker-proxy fd limit).
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout tunnel 1h
+
+frontend ws_in
+    bind 127.0.0.1:${port}
+    default_backend app
+
+backend app
+${backendPorts.map((p, i) => `    server app${i} 127.0.0.1:${p}`).join("\n")}
+`;
+}
+
+export async function haproxyTarget(env: BenchEnvironment): Promise<Target> {
+  const cfg = path.join(WORK_DIR, "haproxy.cfg");
+  fs.writeFileSync(cfg, haproxyConfig(env.haproxyPort, env.backendPorts.haproxy));
+  const start = async () => {
+    const c = startHostProcess("haproxy", "haproxy", ["-f", cfg, "-db"]);
+    await waitHttp("haproxy", `http://127.0.0.1:${env.haproxyPort}/`, "wsenv bench backend");
+    return c;
+  };
+  let child = await start();
+  return {
+    name: "haproxy",
+    describe: `HAProxy on the host (127.0.0.1:${env.haproxyPort}), minimal WebSocket config, ${env.backendPorts.haproxy.length} server lines to the node's published ports`,
+    wsUrls: [`ws://127.0.0.1:${env.haproxyPort}/ws/`],
+    httpUrl: `http://127.0.0.1:${env.haproxyPort}/`,
+    rssKiB: () => (child.pid ? treeRssKiB(child.pid) : null),
+    notes: [],
+    restart: async () => {
+      await stopHostProcess(child);
+      child = await start();
+    },
+    stop: () => stopHostProcess(child),
+  };
+}
+
+export function caddyConfig(port: number, backendPorts: number[]): string {
+  return `# Caddy (Debian) reverse_proxy with its defaults. The admin endpoint is off so nothing else listens.
+{
+    admin off
+}
+
+http://127.0.0.1:${port} {
+    reverse_proxy ${backendPorts.map((p) => `127.0.0.1:${p}`).join(" ")}
+}
+`;
+}
+
+export async function caddyTarget(env: BenchEnvironment): Promise<Target> {
+  const dir = path.join(WORK_DIR, "caddy");
+  fs.mkdirSync(dir, { recursive: true });
+  const cfg = path.join(dir, "Caddyfile");
+  fs.writeFileSync(cfg, caddyConfig(env.caddyPort, env.backendPorts.caddy));
+  const start = async () => {
+    const c = startHostProcess("caddy", "caddy", ["run", "--config", cfg, "--adapter", "caddyfile"], {
+      HOME: dir,
+      XDG_DATA_HOME: path.join(dir, "data"),
+      XDG_CONFIG_HOME: path.join(dir, "config"),
+    });
+    await waitHttp("caddy", `http://127.0.0.1:${env.caddyPort}/`, "wsenv bench backend");
+    return c;
+  };
+  let child = await start();
+  return {
+    name: "caddy",
+    describe: `Caddy on the host (127.0.0.1:${env.caddyPort}), reverse_proxy with defaults to the node's ${env.backendPorts.caddy.length} published ports`,
+    wsUrls: [`ws://127.0.0.1:${env.caddyPort}/ws/`],
+    httpUrl: `http://127.0.0.1:${env.caddyPort}/`,
+    rssKiB: () => (child.pid ? treeRssKiB(child.pid) : null),
+    notes: [],
+    restart: async () => {
+      await stopHostProcess(child);
+      child = await start();
+    },
+    stop: () => stopHostProcess(child),
+  };
+}
+
+export function versions(): Record<string, string> {
+  const first = (cmd: string) => sh("sh", ["-c", `${cmd} 2>&1`], { allowFail: true }).split("\n")[0].trim();
+  return {
+    nginx: first(`docker run --rm --entrypoint nginx ${NGINX_IMAGE} -v`).replace(/^nginx version: /, ""),
+    haproxy: first("haproxy -v").replace(/^HAProxy version /, "").replace(/ - https.*$/, ""),
+    caddy: first("caddy version"),
+    "node (generators)": process.version,
+    "node (backend)": first(`docker run --rm --entrypoint node ${BACKEND_IMAGE} -v`),
+    ws: JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "node_modules/ws/package.json"), "utf8")).version,
+    docker: first("docker version --format '{{.Server.Version}}'"),
+  };
+}
+

@@ -1,0 +1,123 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+
+export const BENCH_DIR = path.resolve(__dirname, "..");
+export const PROJECT_DIR = path.resolve(BENCH_DIR, "..");
+export const WORK_DIR = path.join(BENCH_DIR, ".work");
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function log(message: string): void {
+  const t = ((Date.now() - START) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[bench ${t}s] ${message}\n`);
+}
+export const START = Date.now();
+
+/** Runs a command to completion (bounded by `timeoutMs`); throws with its stderr on failure. */
+export function sh(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): string {
+  const res = spawnSync(cmd, args, {
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 120_000,
+    input: opts.input,
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.status !== 0 && !opts.allowFail) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${res.status ?? res.signal}): ${(res.stderr || res.stdout || String(res.error ?? "")).trim().slice(-2000)}`);
+  }
+  return (res.stdout ?? "").trim();
+}
+
+/** A free TCP port on 127.0.0.1 (closed again; the caller binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Ports handed out in this run: never the same one twice, even after it was released again. */
+const handedOut = new Set<number>();
+
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n * 20 && ports.length < n; i++) {
+    const p = await freePort();
+    if (handedOut.has(p)) continue;
+    handedOut.add(p);
+    ports.push(p);
+  }
+  if (ports.length < n) throw new Error("could not find free ports");
+  return ports;
+}
+
+/** Polls `check` until it returns truthy or `timeoutMs` passes (then throws with the last error). */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`${what}: not ready within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ""}`);
+}
+
+/** Nearest-rank percentile of an unsorted sample (sorts a copy). */
+export function percentiles(sample: number[], ps: number[]): number[] {
+  if (sample.length === 0) return ps.map(() => NaN);
+  const sorted = Float64Array.from(sample).sort();
+  return ps.map((p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]);
+}
+
+export function median(values: number[]): number {
+  return percentiles(values, [50])[0];
+}
+
+/** Resident set size (KiB) of a process and all its descendants, from /proc. */
+export function treeRssKiB(rootPid: number): number {
+  let total = 0;
+  const seen = new Set<number>();
+  const visit = (pid: number) => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      if (m) total += Number(m[1]);
+    } catch {
+      return;
+    }
+    let children: string[] = [];
+    try {
+      for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+        children = children.concat(fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean));
+      }
+    } catch {
+      /* gone */
+    }
+    for (const c of children) visit(Number(c));
+  };
+  visit(rootPid);
+  return total;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * `npm run bench` (`-- --quick` for a short run): the WebSocket benchmark of issue 6.
+ *
+ * One Node.js echo + chat backend node in a container; five targets in front of it (direct, the generated
+ * wsenv config, the guide's seed snippet, HAProxy, Caddy) plus optional EXPERIMENT columns; load from
+ * `ws` clients in child processes. Writes bench/results/latest.{md,json,png}. Every container, network
+ * and process it starts is removed at the end, also on failure or Ctrl-C.
+ *
+ * Options: --quick · --targets direct,wsenv,... (subset) · --experiments workers,... (default: `workers`
+ * in a full run, none in a quick one; `--experiments none`; all are in lib/experiments.ts) · --skip-program · --out DIR · --wait-quiet SECONDS
+ * (wait at most that long for other work on the machine to stop before measuring; full 120, quick 0)
+ * · --tests echo,saturation,upgrades,fanout,http,idle (a subset, for working on the bench itself)
+ * · --rounds N (more rounds, for a focused A/B run of an experiment against wsenv) · --name NAME (output
+ * files NAME.{md,json,png} instead of latest.*)
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CpuSampler, loadAvg } from "./lib/cpu";
+import { DEFAULT_EXPERIMENTS, experimentByName } from "./lib/experiments";
+import { GeneratorPool, killAllGenerators } from "./lib/gens";
+import {
+  Chunks,
+  FULL,
+  IdleRun,
+  Params,
+  QUICK,
+  aggEchoRate,
+  aggEchoSat,
+  aggFanout,
+  aggHttp,
+  aggUpgrades,
+  echoRateChunk,
+  echoSatChunk,
+  emptyChunks,
+  fanoutChunk,
+  httpChunk,
+  upgradeChunk,
+} from "./lib/measure";
+import { BenchResults, ProgramTiming, TargetResult, renderHtml, renderMarkdown, screenshot } from "./lib/report";
+import {
+  BenchEnvironment,
+  BACKEND_WORKERS,
+  LABEL,
+  PORTS_PER_PATH,
+  Target,
+  benchPlan,
+  buildBackendImage,
+  caddyTarget,
+  cleanUp,
+  directTarget,
+  haproxyTarget,
+  seedTarget,
+  startNetworkAndBackend,
+  versions,
+  waitBackend,
+  wsenvTarget,
+} from "./lib/targets";
+import { BENCH_DIR, PROJECT_DIR, START, WORK_DIR, freePorts, log, median, percentiles, sh, sleep } from "./lib/util";
+
+const ALL_TARGETS = ["direct", "wsenv", "seed", "haproxy", "caddy"];
+
+const TEST_KEYS: Record<string, string> = { echo: "echo at fixed rate", saturation: "echo saturation", upgrades: "upgrades", fanout: "fan-out", http: "HTTP", idle: "idle" };
+/** `--tests echo,idle`: a subset of the tests, for working on the bench itself (default: all). */
+function selected(testName: string): boolean {
+  const list = arg("--tests");
+  if (!list) return true;
+  return list.split(",").some((k) => TEST_KEYS[k] === testName);
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function machine(): BenchResults["machine"] {
+  let osName = "";
+  try {
+    osName = /PRETTY_NAME="([^"]+)"/.exec(fs.readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+  } catch {
+    /* unknown */
+  }
+  return {
+    nproc: os.cpus().length,
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    kernel: os.release(),
+    nofileHard: sh("sh", ["-c", "ulimit -Hn"], { allowFail: true }),
+    os: osName,
+  };
+}
+
+function programTimings(quick: boolean): ProgramTiming[] {
+  const runs: { nodes: number; sourceMaps: boolean }[] = [1, 10, 100].map((nodes) => ({ nodes, sourceMaps: true }));
+  if (!quick) runs.push({ nodes: 100, sourceMaps: false });
+  const out: ProgramTiming[] = [];
+  for (const r of runs) {
+    const res = spawnSync(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["bench/program.ts", "--nodes", String(r.nodes), ...(r.sourceMaps ? [] : ["--no-source-maps"])], {
+      cwd: PROJECT_DIR,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    if (res.status !== 0) throw new Error(`bench/program.ts --nodes ${r.nodes} failed: ${(res.stderr || String(res.error)).slice(-1500)}`);
+    const t = JSON.parse(res.stdout.trim().split("\n").pop()!) as ProgramTiming;
+    log(`program under mocks, ${r.nodes} nodes${r.sourceMaps ? "" : " (no source maps)"}: eval ${t.evalMs.toFixed(0)} ms, render ${t.renderMs.toFixed(3)} ms`);
+    out.push(t);
+  }
+  return out;
+}
+
+/** Other containers on the engine (not the bench's): their load shares the 2 cores with the figures. */
+function foreignContainers(): string[] {
+  return sh("docker", ["ps", "--format", "{{.Names}}\t{{.Labels}}"], { allowFail: true })
+    .split("\n")
+    .filter((l) => l && !l.includes(LABEL))
+    .map((l) => l.split("\t")[0]);
+}
+
+export interface CpuShare {
+  test: string;
+  busyPct: number;
+  benchPct: number;
+  foreignPct: number;
+  /** Other work took more than FOREIGN_LIMIT_PCT of the machine and the round was kept anyway. */
+  noisy: boolean;
+}
+
+/** Share of the machine (100 = both cores) that other work may take before a round is repeated. */
+const FOREIGN_LIMIT_PCT = 15;
+/** Rounds repeated because of other work, and the time left for repeats. */
+const RETRY_BUDGET_S = 90;
+const retry = { count: 0, budgetMs: RETRY_BUDGET_S * 1000 };
+
+/** Waits (bounded) until other work on the machine stays under 15% of it for a 5 s window. */
+async function waitQuiet(sampler: CpuSampler, maxS: number): Promise<string> {
+  if (maxS <= 0) return "not waited for";
+  const deadline = Date.now() + maxS * 1000;
+  let last = { busyPct: 0, benchPct: 0, foreignPct: 0 };
+  while (Date.now() < deadline) {
+    sampler.start();
+    await sleep(5000);
+    last = sampler.stop();
+    if (last.foreignPct < 15) return `quiet after ${((Date.now() - (deadline - maxS * 1000)) / 1000).toFixed(0)} s (foreign ${last.foreignPct}%)`;
+    log(`waiting for a quieter machine: other work uses ${last.foreignPct}% of it (load ${loadAvg()})`);
+  }
+  return `still busy after ${maxS} s (foreign ${last.foreignPct}%); measured anyway`;
+}
+
+type Test = { name: string; run: (pool: GeneratorPool, t: Target, into: Chunks) => Promise<string> };
+
+function tests(p: Params): Test[] {
+  const f = (v: number) => v.toFixed(0);
+  return [
+    {
+      name: "echo at fixed rate",
+      run: async (pool, t, into) => {
+        const c = await echoRateChunk(pool, t, p.echoRate);
+        into.echoRate.push(c);
+        const [p50, p99] = percentiles(c.latencies, [50, 99]).map((v) => (v / 1000).toFixed(2));
+        return `p50 ${p50} p99 ${p99} ms (${c.received}/${c.sent}, gen cpu ${f(c.cpu)}%)`;
+      },
+    },
+    {
+      name: "echo saturation",
+      run: async (pool, t, into) => {
+        const c = await echoSatChunk(pool, t, p.echoSat);
+        into.echoSat.push(c);
+        return `${f(c.rate)} msg/s (gen cpu ${f(c.cpu)}%)`;
+      },
+    },
+    {
+      name: "upgrades",
+      run: async (pool, t, into) => {
+        const c = await upgradeChunk(pool, t, p.upgrades);
+        into.upgrades.push(c);
+        return `${f(c.rate)}/s, failed ${c.failed} ${Object.keys(c.errors).length ? JSON.stringify(c.errors) : ""}`;
+      },
+    },
+    {
+      name: "fan-out",
+      run: async (pool, t, into) => {
+        const c = await fanoutChunk(pool, t, p.fanout);
+        into.fanout.push(c);
+        return `${c.open}/${p.fanout.sockets} sockets, median ${median(c.times).toFixed(2)} ms, incomplete ${c.incomplete}`;
+      },
+    },
+    {
+      name: "HTTP",
+      run: async (pool, t, into) => {
+        const c = await httpChunk(pool, t, p.http);
+        into.http.push(c);
+        return `${f(c.satRate)} req/s; @${p.http.rate}/s p99 ${(percentiles(c.rateLatencies, [99])[0] / 1000).toFixed(2)} ms; errors ${c.errors}, non-200 ${c.non200}`;
+      },
+    },
+  ];
+}
+
+/** Every test, in rounds; each round visits every target once, in an order rotated by one per round. */
+async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sampler: CpuSampler): Promise<Map<string, { chunks: Chunks; errors: string[]; cpu: CpuShare[] }>> {
+  const out = new Map(targets.map((t) => [t.name, { chunks: emptyChunks(), errors: [] as string[], cpu: [] as CpuShare[] }]));
+  const pool = await GeneratorPool.start(p.gensPerTest);
+  try {
+    log("warm-up: a short saturation burst on every target (not recorded)");
+    for (const t of targets) {
+      try {
+        await echoSatChunk(pool, t, { sockets: p.echoSat.sockets, window: p.echoSat.window, warmupMs: 0, durationMs: p.warmupBurstMs });
+      } catch (err) {
+        log(`  warm-up ${t.name}: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    for (const test of tests(p).filter((x) => selected(x.name))) {
+      for (let r = 0; r < p.rounds; r++) {
+        for (const name of foreignContainers()) foreign.add(name);
+        const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+        for (const t of order) {
+          const slot = out.get(t.name)!;
+          for (let attempt = 0; ; attempt++) {
+            const fresh = emptyChunks();
+            const t0 = Date.now();
+            try {
+              sampler.start();
+              const line = await test.run(pool, t, fresh);
+              const cpu = sampler.stop();
+              // A round during which other work took a real share of the machine measures that work, not
+              // the target: repeat it (bounded by count and by a time budget for the whole run).
+              const noisy = cpu.foreignPct > FOREIGN_LIMIT_PCT;
+              const repeat = noisy && attempt < p.noisyRepeats && retry.budgetMs > 0;
+              log(`  ${test.name} [${r + 1}/${p.rounds}] ${t.name}: ${line} [machine busy ${cpu.busyPct.toFixed(0)}%, other work ${cpu.foreignPct.toFixed(0)}%]${noisy ? (repeat ? " NOISY: repeating" : " NOISY: kept") : ""}`);
+              if (repeat) {
+                retry.budgetMs -= Date.now() - t0;
+                retry.count++;
+                await sleep(1000);
+                continue;
+              }
+              for (const k of Object.keys(fresh) as (keyof Chunks)[]) (slot.chunks[k] as unknown[]).push(...(fresh[k] as unknown[]));
+              slot.cpu.push({ test: test.name, ...cpu, noisy });
+            } catch (err) {
+              sampler.stop();
+              const msg = `${test.name} round ${r + 1}: ${(err as Error).message.split("\n")[0]}`;
+              log(`  ${t.name} ${msg}`);
+              slot.errors.push(msg);
+            }
+            break;
+          }
+          await sleep(p.mode === "quick" ? 150 : 300);
+        }
+      }
+    }
+  } finally {
+    pool.stop();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes("--quick");
+  const base = quick ? QUICK : FULL;
+  // --rounds N: more rounds for a focused A/B run (e.g. one test on wsenv and an experiment).
+  const p: Params = arg("--rounds") ? { ...base, rounds: Math.max(1, Math.min(20, Number(arg("--rounds")))) } : base;
+  const wanted = (arg("--targets") ?? ALL_TARGETS.join(",")).split(",").filter(Boolean);
+  for (const w of wanted) if (!ALL_TARGETS.includes(w)) throw new Error(`unknown target ${w} (known: ${ALL_TARGETS.join(", ")})`);
+  const expArg = arg("--experiments");
+  const experiments = (expArg === undefined ? (quick ? [] : DEFAULT_EXPERIMENTS) : expArg === "none" ? [] : expArg.split(",")).map(experimentByName);
+  const outDir = path.resolve(arg("--out") ?? path.join(BENCH_DIR, "results"));
+
+  if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0) {
+    throw new Error("no Docker engine answers `docker info` (start one: nohup dockerd >/tmp/dockerd.log 2>&1 &)");
+  }
+  for (const image of ["wsenv-test/nginx:bookworm", "wsenv-test/node:bookworm"]) {
+    if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) throw new Error(`missing image ${image}: run \`npm run images\``);
+  }
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  cleanUp();
+  log(`${quick ? "QUICK" : "full"} run: targets ${wanted.join(", ")}${experiments.length ? `; experiments ${experiments.map((e) => e.name).join(", ")}` : ""}`);
+
+  const targets: Target[] = [];
+  const results: TargetResult[] = [];
+  const notes: string[] = [];
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: cleaning up`);
+    killAllGenerators();
+    cleanUp();
+    process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    log("building the backend image (DOCKER_BUILDKIT=0)");
+    const imageId = buildBackendImage();
+    const [d, h, c, w, s] = await Promise.all([0, 1, 2, 3, 4].map(() => freePorts(PORTS_PER_PATH)));
+    const [haproxyPort, caddyPort] = await freePorts(2);
+    const { plan, stackConfig } = benchPlan(imageId, { wsenv: w[0] });
+    const env: BenchEnvironment = {
+      plan,
+      stackConfig,
+      backendName: plan.app.nodes[0].name,
+      backendPorts: { direct: d, haproxy: h, caddy: c },
+      wsenvPorts: w,
+      seedPorts: s,
+      haproxyPort,
+      caddyPort,
+    };
+    log(`backend node ${env.backendName} on network ${plan.networkName}`);
+    startNetworkAndBackend(plan, env.backendPorts);
+    await waitBackend(env);
+    const vers = versions();
+
+    const program = process.argv.includes("--skip-program") ? [] : programTimings(quick);
+    for (const k of (arg("--tests") ?? "").split(",").filter(Boolean)) if (!TEST_KEYS[k]) throw new Error(`unknown test ${k} (known: ${Object.keys(TEST_KEYS).join(", ")})`);
+
+    for (const name of wanted) {
+      log(`starting target ${name}`);
+      if (name === "direct") targets.push(directTarget(env));
+      if (name === "wsenv") targets.push(await wsenvTarget(env));
+      if (name === "seed") targets.push(await seedTarget(env));
+      if (name === "haproxy") targets.push(await haproxyTarget(env));
+      if (name === "caddy") targets.push(await caddyTarget(env));
+    }
+    const expPorts: number[][] = [];
+    for (const e of experiments) {
+      log(`starting EXPERIMENT exp:${e.name}`);
+      const ports = await freePorts(PORTS_PER_PATH);
+      expPorts.push(ports);
+      targets.push(await wsenvTarget(env, { name: e.name, describe: e.describe, nginxConf: e.apply(plan.balancer.files.nginxConf), ports }));
+    }
+
+    const foreign = new Set<string>(foreignContainers());
+    const sampler = new CpuSampler();
+    sampler.setPorts([...d, ...h, ...c, ...w, ...s, haproxyPort, caddyPort, ...expPorts.flat()]);
+    const quietWait = Number(arg("--wait-quiet") ?? (quick ? 0 : 120));
+    const quiet = await waitQuiet(sampler, quietWait);
+    log(`machine: ${quiet}`);
+    notes.push(`Before measuring: ${quiet} (--wait-quiet ${quietWait}).`);
+    const measured = await measureAll(targets, p, foreign, sampler);
+    for (const t of targets) {
+      const m = measured.get(t.name)!;
+      results.push({
+        name: t.name,
+        describe: t.describe,
+        echoRate: aggEchoRate(m.chunks.echoRate, p.echoRate),
+        echoSat: aggEchoSat(m.chunks.echoSat, p.echoSat),
+        upgrades: aggUpgrades(m.chunks.upgrades),
+        fanout: aggFanout(m.chunks.fanout, p.fanout),
+        http: aggHttp(m.chunks.http, p.http),
+        cpu: m.cpu,
+        errors: m.errors,
+      });
+    }
+
+    if (!selected("idle")) notes.push("idle test skipped (--tests)");
+    // Idle sockets: each target is ramped in turn and then left holding while the next ramps, so the
+    // holds overlap; each is counted once it has held for holdMs since the end of its own ramp.
+    if (selected("idle")) log(`idle sockets: ramp ${p.idle.stages.join(" -> ")}, hold ${p.idle.holdMs / 1000} s`);
+    const runs: IdleRun[] = [];
+    const idleTargets = targets.filter((t) => !t.name.startsWith("exp:") || experiments.find((e) => `exp:${e.name}` === t.name)?.idle);
+    if (selected("idle")) {
+      log("restarting every proxy (fresh processes for the RSS baseline)");
+      await Promise.all(
+        idleTargets.map((t) =>
+          t.restart().catch((err) => results.find((r) => r.name === t.name)!.errors.push(`restart before the idle test: ${(err as Error).message.split("\n")[0]}`)),
+        ),
+      );
+    }
+    for (const t of selected("idle") ? idleTargets : []) {
+      const pool = await GeneratorPool.start(p.idle.gens);
+      const run = new IdleRun(t, pool, p.idle);
+      runs.push(run);
+      try {
+        await run.ramp();
+      } catch (err) {
+        results.find((r) => r.name === t.name)!.errors.push(`idle ramp: ${(err as Error).message.split("\n")[0]}`);
+      }
+    }
+    for (const name of foreignContainers()) foreign.add(name);
+    for (const run of runs) {
+      try {
+        await run.finish();
+      } catch (err) {
+        results.find((r) => r.name === run.target.name)!.errors.push(`idle hold: ${(err as Error).message.split("\n")[0]}`);
+      }
+      results.find((r) => r.name === run.target.name)!.idle = run.result;
+      run.pool.stop();
+    }
+
+    notes.push(
+      `Every target is reached through exactly one docker-proxy hop (Docker's userland proxy carries traffic to ports published on 127.0.0.1): on the client side for the containers (wsenv, seed), on the backend side for direct, HAProxy and Caddy. docker-proxy has nofile 20000 and holds 6 fds per connection (2 sockets + 2 splice pipes), so one port carries at most ~3300 sockets before docker-proxy exits and drops them all: each path uses ${PORTS_PER_PATH} published ports (HAProxy and Caddy list the node ${PORTS_PER_PATH} times, once per port).`,
+      `The backend node is one container running a Node.js cluster of ${BACKEND_WORKERS} ws workers (bench/backend/server.js); all targets share it. Idle holds overlap (each target keeps its sockets while the next one ramps).`,
+      "The seed has no proxied `location /`: its HTTP rows are GET /ws/ (the guide's location, upgrade headers and no upstream keepalive).",
+    );
+    notes.push(
+      `Rounds during which other work on the machine took more than ${FOREIGN_LIMIT_PCT}% of it are repeated (at most ${p.noisyRepeats} times each, within ${RETRY_BUDGET_S} s for the run): ${retry.count} repeated; rounds kept although disturbed: ${results.reduce((a, r) => a + (r.cpu ?? []).filter((c) => c.noisy).length, 0)}.`,
+    );
+    if (foreign.size) {
+      notes.push(`Other containers were running on this engine during the run (not the bench's; their load shares the 2 cores, so the figures are noisier): ${[...foreign].sort().join(", ")}.`);
+    }
+
+    const out: BenchResults = {
+      mode: p.mode,
+      date: new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"),
+      durationS: (Date.now() - START) / 1000,
+      command: `npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`,
+      machine: machine(),
+      versions: vers,
+      params: p,
+      targets: results,
+      program,
+      wsenvNginxConf: plan.balancer.files.nginxConf,
+      experiments: experiments.map((e) => ({ name: e.name, describe: e.describe, directives: e.directives })),
+      notes,
+    };
+    const baseName = arg("--name") ?? "latest";
+    if (!/^[A-Za-z0-9_-]+$/.test(baseName)) throw new Error(`--name ${baseName}: letters, digits, - and _ only`);
+    fs.writeFileSync(path.join(outDir, `${baseName}.json`), `${JSON.stringify(out, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, `${baseName}.md`), renderMarkdown(out));
+    try {
+      await screenshot(renderHtml(out), path.join(WORK_DIR, "chart.html"), path.join(outDir, `${baseName}.png`));
+    } catch (err) {
+      log(`chart screenshot failed: ${(err as Error).message}`);
+    }
+    log(`wrote ${path.relative(PROJECT_DIR, outDir)}/${baseName}.{md,json,png} in ${((Date.now() - START) / 1000).toFixed(0)} s`);
+  } finally {
+    killAllGenerators();
+    for (const t of targets) await t.stop().catch(() => {});
+    cleanUp();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    log(`FAILED: ${(err as Error).stack ?? err}`);
+    killAllGenerators();
+    cleanUp();
+    process.exit(1);
+  },
+);
