@@ -7,7 +7,11 @@
  */
 const processStartMs = performance.now();
 
+import * as fs from "fs";
 import * as path from "path";
+
+/** The stack the program runs as; its staged build (.wsenv/build/wsenv-bench-mocks) is removed after. */
+const STACK = "bench-mocks";
 
 interface Timing {
   nodes: number;
@@ -47,7 +51,7 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
       call: (args) => args.inputs,
     },
     "wsenv",
-    "bench",
+    STACK,
     false,
   );
   const config = {
@@ -77,7 +81,7 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
   const { specFromConfigMap } = require("../lib/stackConfig") as typeof import("../lib/stackConfig");
   const spec = specFromConfigMap(config);
   const input = {
-    stackName: "bench",
+    stackName: STACK,
     balancer: spec.balancer,
     httpPort: spec.app.httpPort,
     wsPort: spec.app.wsPort,
@@ -88,6 +92,8 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
   const r0 = performance.now();
   for (let i = 0; i < reps; i++) bytes = renderBalancerFiles(input).nginxConf.length;
   const renderMs = (performance.now() - r0) / reps;
+  const { stackPrefix } = require("../lib/naming") as typeof import("../lib/naming");
+  fs.rmSync(path.join(projectDir, ".wsenv", "build", stackPrefix(STACK)), { recursive: true, force: true });
   return { nodes, sourceMaps, startupMs: sdkLoaded - processStartMs, evalMs, renderMs, totalMs, registrations, nginxConfBytes: bytes };
 }
 

@@ -11,7 +11,8 @@
  * (wait at most that long for other work on the machine to stop before measuring; full 120, quick 0)
  * · --tests echo,saturation,upgrades,fanout,http,idle (a subset, for working on the bench itself)
  * · --rounds N (more rounds, for a focused A/B run of an experiment against wsenv) · --name NAME (output
- * files NAME.{md,json,png} instead of latest.*)
+ * files NAME.{md,json,png} instead of latest.*) · --render-only FILE.json (table and chart again from a
+ * stored run, e.g. after a change to the report; measures nothing)
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -252,7 +253,19 @@ async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sa
   return out;
 }
 
+/** `--render-only FILE.json`: the table and chart again from a stored run (no measuring). */
+async function renderOnly(file: string): Promise<void> {
+  const out = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResults;
+  const base = file.replace(/\.json$/, "");
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  fs.writeFileSync(`${base}.md`, renderMarkdown(out));
+  await screenshot(renderHtml(out), path.join(WORK_DIR, "chart.html"), `${base}.png`);
+  log(`rendered ${path.relative(PROJECT_DIR, base)}.{md,png} from ${path.relative(PROJECT_DIR, file)}`);
+}
+
 async function main(): Promise<void> {
+  const renderFrom = arg("--render-only");
+  if (renderFrom) return renderOnly(path.resolve(renderFrom));
   const quick = process.argv.includes("--quick");
   const base = quick ? QUICK : FULL;
   // --rounds N: more rounds for a focused A/B run (e.g. one test on wsenv and an experiment).

@@ -29,6 +29,15 @@ export const EXPERIMENTS: Experiment[] = [
     apply: (conf) => replaceOnce(conf, /^worker_processes auto;$/m, "worker_processes 6;"),
   },
   {
+    name: "conns",
+    describe:
+      "the same capacity with fewer workers: one connection is one fd, so the container's nofile (2 x workerConnections = 18000) fits 17000 connections per worker, not 9000; 3 workers x 17000 connections hold 25.5k proxied sockets",
+    directives: ["worker_processes 3;  (was: worker_processes auto;)", "worker_connections 17000;  (was: worker_connections 9000; worker_rlimit_nofile stays 18000)"],
+    idle: true,
+    apply: (conf) =>
+      replaceOnce(replaceOnce(conf, /^worker_processes auto;$/m, "worker_processes 3;"), /^(\s*)worker_connections 9000;$/m, "$1worker_connections 17000;"),
+  },
+  {
     name: "logbuf",
     describe:
       "buffered access log: the generated config writes one access-log line per request with a write() each; buffering them takes a syscall off every plain HTTP request (WebSocket sessions log once, at close)",
