@@ -8,6 +8,8 @@ export interface Experiment {
   describe: string;
   /** The directive changes, as they would read in nginx.conf. */
   directives: string[];
+  /** Extra `docker create` flags: a placement experiment (the config is unchanged). */
+  dockerArgs?: string[];
   /** Whether the idle-socket test runs on it too (it adds ~45 s to a full run). */
   idle: boolean;
   apply(nginxConf: string): string;
@@ -60,10 +62,19 @@ export const EXPERIMENTS: Experiment[] = [
     idle: false,
     apply: (conf) => conf,
   },
+  {
+    name: "shares",
+    describe:
+      "PLACEMENT, not config: the unchanged config in a container with --cpu-shares 3072. Under cgroup v1 a container's processes compete for CPU as one group of weight 1024, like ONE host process, while HAProxy's and Caddy's threads on the host each count as one; 3072 gives the master and its 2 workers the weight they would have on the host",
+    directives: ["(none: docker create --cpu-shares 3072)"],
+    dockerArgs: ["--cpu-shares", "3072"],
+    idle: false,
+    apply: (conf) => conf,
+  },
 ];
 
 /** Run by default in a full run (the others on request: --experiments NAME). */
-export const DEFAULT_EXPERIMENTS = ["workers"];
+export const DEFAULT_EXPERIMENTS = ["conns"];
 
 export function experimentByName(name: string): Experiment {
   const e = EXPERIMENTS.find((x) => x.name === name);

@@ -270,7 +270,7 @@ export function renderMarkdown(r: BenchResults): string {
     for (const t of errs) for (const e of t.errors) lines.push(`- \`${t.name}\`: ${e}`);
     lines.push("");
   }
-  lines.push("Raw figures: `latest.json` (the wsenv nginx.conf used is in it, `wsenvNginxConf`). How each row is measured: `bench/README.md`.");
+  lines.push("Raw figures: the `.json` file of the same name beside this one (the wsenv nginx.conf used is in it, `wsenvNginxConf`). How each row is measured: `bench/README.md`.");
   lines.push("");
   return lines.join("\n");
 }

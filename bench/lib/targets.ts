@@ -236,6 +236,8 @@ async function nginxContainer(opts: {
   ports: number[];
   files: Record<string, string>;
   ulimitNofile?: number;
+  /** Extra `docker create` flags (placement experiments only). */
+  extraArgs?: string[];
   hardened: boolean;
   readyUrlPath: string;
   readyContains?: string;
@@ -250,6 +252,7 @@ async function nginxContainer(opts: {
     "--network", opts.network,
     ...opts.ports.flatMap((p) => ["-p", `127.0.0.1:${p}:80`]),
     ...(opts.ulimitNofile ? ["--ulimit", `nofile=${opts.ulimitNofile}:${opts.ulimitNofile}`] : []),
+    ...(opts.extraArgs ?? []),
     ...(opts.hardened
       ? ["--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "SETUID", "--cap-add", "SETGID", "--cap-add", "NET_BIND_SERVICE", "--security-opt", "no-new-privileges:true", "--stop-signal", "SIGQUIT"]
       : []),
@@ -276,7 +279,7 @@ async function restartContainer(name: string, readyUrl: string, contains: string
 
 export async function wsenvTarget(
   env: BenchEnvironment,
-  variant?: { name: string; describe: string; nginxConf: string; ports: number[] },
+  variant?: { name: string; describe: string; nginxConf: string; ports: number[]; dockerArgs?: string[] },
 ): Promise<Target> {
   const b = env.plan.balancer;
   const name = variant ? `${b.containerName}-${variant.name}` : b.containerName;
@@ -288,6 +291,7 @@ export async function wsenvTarget(
     ports,
     files: { "/etc/nginx/nginx.conf": nginxConf, "/etc/nginx/wsenv-snippet.conf": b.files.snippet },
     ulimitNofile: b.openFilesLimit,
+    extraArgs: variant?.dockerArgs,
     hardened: true,
     readyUrlPath: b.healthPath,
     // The unmodified config answers with its revision; a variant keeps the same health location.
