@@ -8,25 +8,13 @@
 const processStartMs = performance.now();
 
 import * as fs from "fs";
+import type { ProgramTiming } from "./lib/report";
 import * as path from "path";
 
 /** The stack the program runs as; its staged build (.wsenv/build/wsenv-bench-mocks) is removed after. */
 const STACK = "bench-mocks";
 
-interface Timing {
-  nodes: number;
-  sourceMaps: boolean;
-  /** From process start (incl. the tsx loader) until @pulumi/pulumi is loaded. */
-  startupMs: number;
-  /** require(index.ts) + running the program + every registration resolved + outputs resolved. */
-  evalMs: number;
-  /** renderBalancerFiles alone for N nodes, mean of repeated calls. */
-  renderMs: number;
-  /** Whole process: start to outputs (what one `pulumi preview` of the program costs on top of the CLI). */
-  totalMs: number;
-  registrations: number;
-  nginxConfBytes: number;
-}
+type Timing = ProgramTiming;
 
 async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
   // tsx turns on Node's source-mapped stack traces (as the Pulumi language host does with

@@ -18,9 +18,13 @@ export interface TargetResult {
 export interface ProgramTiming {
   nodes: number;
   sourceMaps: boolean;
+  /** From process start (incl. the tsx loader) until @pulumi/pulumi is loaded. */
   startupMs: number;
+  /** require(index.ts) + running the program + every registration resolved + outputs resolved. */
   evalMs: number;
+  /** renderBalancerFiles alone for N nodes, mean of repeated calls. */
   renderMs: number;
+  /** Whole process: start to outputs (what one `pulumi preview` of the program costs on top of the CLI). */
   totalMs: number;
   registrations: number;
   nginxConfBytes: number;

@@ -2,6 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { eventually } from "../../test/support/e2e";
 
 export const BENCH_DIR = path.resolve(__dirname, "..");
 export const PROJECT_DIR = path.resolve(BENCH_DIR, "..");
@@ -58,20 +59,13 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** Polls `check` until it returns truthy or `timeoutMs` passes (then throws with the last error). */
+/** Polls `check` until it returns truthy (the e2e suite's `eventually`), naming `what` when it gives up. */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
+  try {
+    return await eventually(async () => check(), timeoutMs, everyMs);
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
   }
-  throw new Error(`${what}: not ready within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ""}`);
 }
 
 /** Nearest-rank percentile of an unsorted sample (sorts a copy). */
