@@ -19,6 +19,11 @@ export interface BalancerNodeArgs {
   listenAddress: pulumi.Input<string>;
   /** The container's open-files limit; must cover the config's `worker_rlimit_nofile`. */
   openFilesLimit: pulumi.Input<number>;
+  /**
+   * CPU weight when the host is busy (Docker's cpu shares; 1024 is a container's default). Changes in place.
+   * Higher than the nodes' because every request to every node passes through this one container.
+   */
+  cpuShares: pulumi.Input<number>;
   /** Capabilities kept after dropping all. */
   capabilities: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -55,6 +60,7 @@ export class BalancerNode extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.networkName }],
         restart: "unless-stopped",
         ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
+        cpuShares: args.cpuShares,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
         // nginx's graceful shutdown when the container is stopped (by hand, or by the daemon shutting down);

@@ -81,6 +81,7 @@ export class Environment extends pulumi.ComponentResource {
         port: plan.balancer.port,
         listenAddress: plan.balancer.listenAddress,
         openFilesLimit: plan.balancer.openFilesLimit,
+        cpuShares: plan.balancer.cpuShares,
         capabilities: plan.balancer.capabilities,
         files: plan.balancer.files,
         healthPath: plan.balancer.healthPath,

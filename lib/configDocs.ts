@@ -14,7 +14,7 @@ export interface ConfigKeyDoc {
 }
 
 function typeOf(schema: z.ZodType): string {
-  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType; entries?: Record<string, string>; checks?: unknown[] } }).def;
+  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType; entries?: Record<string, string>; options?: z.ZodType[]; values?: unknown[]; checks?: unknown[] } }).def;
   switch (def.type) {
     case "default":
     case "optional":
@@ -25,6 +25,10 @@ function typeOf(schema: z.ZodType): string {
       return `list of ${typeOf(def.element!)}`;
     case "enum":
       return Object.values(def.entries!).join(" \\| ");
+    case "union":
+      return def.options!.map(typeOf).join(" or ");
+    case "literal":
+      return def.values!.map((v) => JSON.stringify(v)).join(" or ");
     case "record":
       return "map of string";
     default:

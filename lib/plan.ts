@@ -1,6 +1,6 @@
 import type { PreparedAppBuild } from "./appSource";
 import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias } from "./naming";
-import { BalancerFiles, renderBalancerFiles } from "./nginx";
+import { BalancerFiles, balancerOpenFilesLimit, renderBalancerFiles } from "./nginx";
 import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
 import type { WsenvSpec } from "./schema";
 
@@ -28,6 +28,8 @@ export interface EnvironmentPlan {
     listenAddress: string;
     /** nofile limit of the container, matching the config's worker_rlimit_nofile. */
     openFilesLimit: number;
+    /** Relative CPU weight of the container (Docker's cpu shares). */
+    cpuShares: number;
     capabilities: string[];
     healthPath: string;
     files: BalancerFiles;
@@ -93,7 +95,8 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       image: balancer.image,
       port: balancer.port,
       listenAddress: balancer.listenAddress,
-      openFilesLimit: balancer.workerConnections * 2,
+      openFilesLimit: balancerOpenFilesLimit(balancer),
+      cpuShares: balancer.cpuShares,
       capabilities: BALANCER_CAPABILITIES,
       healthPath: balancer.healthPath,
       files,

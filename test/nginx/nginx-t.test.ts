@@ -23,7 +23,8 @@ maybe("real nginx -t accepts every generated config", () => {
 
   test.each(matrix)("$stack, $nodes node(s), sticky $sticky, paths $websocketPaths, snippet length $snippet.length", (c) => {
     const spec = parseWsenvConfig({
-      balancer: { sticky: c.sticky, websocketPaths: c.websocketPaths, snippet: c.snippet },
+      // Both forms of workerProcesses: the keyword and a count.
+      balancer: { sticky: c.sticky, websocketPaths: c.websocketPaths, snippet: c.snippet, workerProcesses: c.nodes === 1 ? "auto" : 3 },
       app: { stack: c.stack, nodes: c.nodes, source: "./apps/chat-php", ...(c.stack === "apache-php" ? { wsCommand: "php server.php" } : {}) },
     });
     const hosts = Array.from({ length: c.nodes }, (_, i) => appNodeName("dev", "0123abcd", i));

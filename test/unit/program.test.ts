@@ -52,6 +52,16 @@ describe("the program under mocks", () => {
     }
   });
 
+  test("the balancer container's limits follow the config: nofile = worker_rlimit_nofile, a higher CPU weight", async () => {
+    const { registrations } = await runProgram({ ...devConfig, "wsenv:balancer": { ...devConfig["wsenv:balancer"], workerConnections: 8192, cpuShares: 2048 } });
+    const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;
+    const conf = (byType(registrations, COMMAND)[0].inputs.environment as Record<string, string>).WSENV_NGINX_CONF;
+    expect(conf).toContain("worker_rlimit_nofile 9216;");
+    expect(balancer.inputs.ulimits).toEqual([{ name: "nofile", soft: 9216, hard: 9216 }]);
+    expect(balancer.inputs.cpuShares).toBe(2048);
+    for (const node of byType(registrations, CONTAINER).filter((c) => c !== balancer)) expect(node.inputs.cpuShares).toBeUndefined();
+  });
+
   test("the balancer container carries no config: its files go to the config resource", async () => {
     const { registrations } = await runProgram(devConfig);
     const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;

@@ -104,13 +104,18 @@ describe("generated nginx.conf", () => {
   });
 
   test("sizes the workers for tens of thousands of sockets and drains on reload", () => {
-    const tree = render({ workerConnections: 40000, drainTimeout: "5m", clientMaxBodySize: "20m" });
-    expect(args(tree, "worker_rlimit_nofile")).toEqual([["80000"]]);
+    const tree = render({ workerProcesses: 3, workerConnections: 40000, drainTimeout: "5m", clientMaxBodySize: "20m" });
+    expect(args(tree, "worker_processes")).toEqual([["3"]]);
+    // Per worker: one descriptor per connection, plus room for listeners and logs; not 2x (that wasted
+    // half of a capped nofile and halved the sockets a worker could hold).
+    expect(args(tree, "worker_rlimit_nofile")).toEqual([["41024"]]);
     expect(args(block(tree.find((d) => d.name === "events")), "worker_connections")).toEqual([["40000"]]);
     expect(args(tree, "worker_shutdown_timeout")).toEqual([["5m"]]);
     const http = block(tree.find((d) => d.name === "http"));
     expect(args(http, "client_max_body_size")).toEqual([["20m"]]);
     expect(args(http, "large_client_header_buffers")).toHaveLength(1);
+    // Buffered, so plain HTTP does not pay a write() per request; flushed within a second.
+    expect(args(http, "access_log")).toEqual([["/var/log/nginx/access.log", "wsenv", "buffer=64k", "flush=1s"]]);
     const format = args(http, "log_format")[0].join(" ");
     for (const variable of ["$upstream_addr", "$upstream_connect_time", "$upstream_response_time", "$request_time"]) expect(format).toContain(variable);
   });
@@ -146,7 +151,7 @@ describe("no config value can inject nginx directives", () => {
     fc.string({ unit: fc.constantFrom("/", "a", "1", ";", "{", "}", " ", "$", "'", '"', "\n", "#", "\\", "m", "s", ".", "-"), maxLength: 12 }),
     fc.constantFrom("/ws/; return 200 x;", "/ws/ { }", "1h; allow all", "10m\ninclude /etc/passwd", "/$host/", "1h#", "/ws/'"),
   );
-  const stringFields = ["websocketTimeout", "clientMaxBodySize", "drainTimeout", "connectTimeout", "failTimeout", "healthPath"] as const;
+  const stringFields = ["websocketTimeout", "clientMaxBodySize", "drainTimeout", "connectTimeout", "failTimeout", "healthPath", "workerProcesses"] as const;
 
   function tryInput(balancer: Record<string, unknown>): BalancerConfigInput | null {
     try {
