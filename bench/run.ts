@@ -6,7 +6,7 @@
  * `ws` clients in child processes. Writes bench/results/latest.{md,json,png}. Every container, network
  * and process it starts is removed at the end, also on failure or Ctrl-C.
  *
- * Options: --quick · --targets direct,wsenv,... (subset) · --experiments conns,... (default: `conns`
+ * Options: --quick · --targets direct,wsenv,... (subset) · --experiments untuned,... (default: `untuned`
  * in a full run, none in a quick one; `--experiments none`; all are in lib/experiments.ts) · --skip-program · --out DIR · --wait-quiet SECONDS
  * (wait at most that long for other work on the machine to stop before measuring; full 120, quick 0)
  * · --tests echo,saturation,upgrades,fanout,http,idle (a subset, for working on the bench itself)
@@ -339,7 +339,7 @@ async function main(): Promise<void> {
       log(`starting EXPERIMENT exp:${e.name}`);
       const ports = await freePorts(PORTS_PER_PATH);
       expPorts.push(ports);
-      targets.push(await wsenvTarget(env, { name: e.name, describe: e.describe, nginxConf: e.apply(plan.balancer.files.nginxConf), ports, dockerArgs: e.dockerArgs }));
+      targets.push(await wsenvTarget(env, { name: e.name, describe: e.describe, nginxConf: e.apply(plan.balancer.files.nginxConf), ports, cpuShares: e.cpuShares }));
     }
 
     const foreign = new Set<string>(foreignContainers());

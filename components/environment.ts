@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { EnvironmentPlan } from "../lib/plan";
+import type { AppNodePlan, EnvironmentPlan } from "../lib/plan";
+import { withoutPromiseStacks } from "../lib/promiseStacks";
 import { AppDeployment } from "./appDeployment";
 import { AppServerNode } from "./appServerNode";
 import { BalancerNode } from "./balancerNode";
@@ -51,26 +52,26 @@ export class Environment extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const nodes = plan.app.nodes.map(
-      (node) =>
-        // Logical names carry the node's container name (revision included): a new revision is a new
-        // resource created beside the old one, not an in-place replacement.
-        new AppServerNode(
-          node.name,
-          {
-            nodeName: node.name,
-            image: deployment.imageName,
-            networkName: network.name,
-            aliases: [plan.app.peersAlias],
-            envs: pulumi.all([node.envs, args.secretEnv]).apply(([plain, secret]) => ({ ...plain, ...secret })),
-            memoryMb: plan.app.memoryMb,
-            restart: plan.app.restart,
-            capabilities: plan.app.capabilities,
-            healthPorts: plan.app.healthPorts,
-          },
-          { parent: this },
-        ),
-    );
+    // Logical names carry the node's container name (revision included): a new revision is a new
+    // resource created beside the old one, not an in-place replacement.
+    const declareNode = (node: AppNodePlan) =>
+      new AppServerNode(
+        node.name,
+        {
+          nodeName: node.name,
+          image: deployment.imageName,
+          networkName: network.name,
+          aliases: [plan.app.peersAlias],
+          envs: pulumi.all([node.envs, args.secretEnv]).apply(([plain, secret]) => ({ ...plain, ...secret })),
+          memoryMb: plan.app.memoryMb,
+          restart: plan.app.restart,
+          capabilities: plan.app.capabilities,
+          healthPorts: plan.app.healthPorts,
+        },
+        { parent: this },
+      );
+    // Declaring a node costs mostly the SDK's stack captures; see withoutPromiseStacks.
+    const nodes = withoutPromiseStacks(() => plan.app.nodes.map(declareNode));
 
     const balancer = new BalancerNode(
       `${name}-balancer`,

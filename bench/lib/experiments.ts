@@ -1,15 +1,15 @@
 /**
  * EXPERIMENTS: hand-modified copies of the config that renderBalancerFiles generates, measured as extra
  * columns (`exp:<name>`) beside the unmodified `wsenv` column. lib/nginx.ts is never changed by the bench;
- * a variant that helps is reported as a proposed directive change.
+ * a variant that helps is reported as a proposed directive change, and made in lib/nginx.ts by hand.
  */
 export interface Experiment {
   name: string;
   describe: string;
   /** The directive changes, as they would read in nginx.conf. */
   directives: string[];
-  /** Extra `docker create` flags: a placement experiment (the config is unchanged). */
-  dockerArgs?: string[];
+  /** The container's cpu shares instead of the plan's (a placement change; the config may be unchanged). */
+  cpuShares?: number;
   /** Whether the idle-socket test runs on it too (it adds ~45 s to a full run). */
   idle: boolean;
   apply(nginxConf: string): string;
@@ -21,31 +21,40 @@ function replaceOnce(text: string, from: string | RegExp, to: string): string {
   return next;
 }
 
+/**
+ * The first four were measured as experiments in earlier runs (bench/results/ab-*.md) and are now what
+ * lib/nginx.ts and BalancerNode generate; `untuned` puts all of them back, so one run shows what they
+ * changed, number by number.
+ */
 export const EXPERIMENTS: Experiment[] = [
   {
-    name: "workers",
+    name: "untuned",
     describe:
-      "worker_processes sized for the socket target instead of `auto` (= cores): nofile and worker_connections are per worker, so 2 workers x 9000 connections hold at most 9000 proxied sockets (each uses 2 connections)",
-    directives: ["worker_processes 6;  (was: worker_processes auto;)"],
-    idle: true,
-    apply: (conf) => replaceOnce(conf, /^worker_processes auto;$/m, "worker_processes 6;"),
-  },
-  {
-    name: "conns",
-    describe:
-      "the same capacity with fewer workers: one connection is one fd, so the container's nofile (2 x workerConnections = 18000) fits 17000 connections per worker, not 9000; 3 workers x 17000 connections hold 25.5k proxied sockets",
-    directives: ["worker_processes 3;  (was: worker_processes auto;)", "worker_connections 17000;  (was: worker_connections 9000; worker_rlimit_nofile stays 18000)"],
+      "THE CONFIG BEFORE TUNING, for comparison: worker_processes auto (2 here), worker_connections 9000 with worker_rlimit_nofile at twice that (the old rule: 2 fds per socket, which halved what a capped nofile lets a worker hold), one write() per access-log line, and the container at Docker's default CPU weight",
+    directives: [
+      "worker_processes auto;  (now: 3 from workerProcesses)",
+      "worker_rlimit_nofile 18000;  (now: workerConnections + 1024 = 18024)",
+      "worker_connections 9000;  (now: 17000)",
+      "access_log ... wsenv;  (now: buffer=64k flush=1s)",
+      "docker --cpu-shares 1024  (now: 3072)",
+    ],
+    cpuShares: 1024,
     idle: true,
     apply: (conf) =>
-      replaceOnce(replaceOnce(conf, /^worker_processes auto;$/m, "worker_processes 3;"), /^(\s*)worker_connections 9000;$/m, "$1worker_connections 17000;"),
+      [
+        (c: string) => replaceOnce(c, /^worker_processes \d+;$/m, "worker_processes auto;"),
+        (c: string) => replaceOnce(c, /^worker_rlimit_nofile \d+;$/m, "worker_rlimit_nofile 18000;"),
+        (c: string) => replaceOnce(c, /^(\s*)worker_connections \d+;$/m, "$1worker_connections 9000;"),
+        (c: string) => replaceOnce(c, /^(\s*access_log \S+ wsenv) buffer=64k flush=1s;$/m, "$1;"),
+      ].reduce((c, step) => step(c), conf),
   },
   {
-    name: "logbuf",
+    name: "wsbuf",
     describe:
-      "buffered access log: the generated config writes one access-log line per request with a write() each; buffering them takes a syscall off every plain HTTP request (WebSocket sessions log once, at close)",
-    directives: ["access_log /var/log/nginx/access.log wsenv buffer=64k flush=1s;  (was: access_log /var/log/nginx/access.log wsenv;)"],
-    idle: false,
-    apply: (conf) => replaceOnce(conf, /^(\s*access_log \/var\/log\/nginx\/access\.log wsenv);$/m, "$1 buffer=64k flush=1s;"),
+      "smaller socket buffers: nginx keeps two proxy_buffer_size buffers (one per direction, a page each by default) for the whole life of every upgraded connection; 1k cuts the balancer's memory per idle socket, at the cost of more reads for frames over 1k",
+    directives: ["proxy_buffer_size 1k;  (added to each WebSocket location)"],
+    idle: true,
+    apply: (conf) => replaceOnce(conf, /^(\s*)proxy_buffering off;$/gm, "$1proxy_buffering off;\n$1proxy_buffer_size 1k;"),
   },
   {
     name: "reuseport",
@@ -62,19 +71,10 @@ export const EXPERIMENTS: Experiment[] = [
     idle: false,
     apply: (conf) => conf,
   },
-  {
-    name: "shares",
-    describe:
-      "PLACEMENT, not config: the unchanged config in a container with --cpu-shares 3072. Under cgroup v1 a container's processes compete for CPU as one group of weight 1024, like ONE host process, while HAProxy's and Caddy's threads on the host each count as one; 3072 gives the master and its 2 workers the weight they would have on the host",
-    directives: ["(none: docker create --cpu-shares 3072)"],
-    dockerArgs: ["--cpu-shares", "3072"],
-    idle: false,
-    apply: (conf) => conf,
-  },
 ];
 
 /** Run by default in a full run (the others on request: --experiments NAME). */
-export const DEFAULT_EXPERIMENTS = ["conns"];
+export const DEFAULT_EXPERIMENTS = ["untuned"];
 
 export function experimentByName(name: string): Experiment {
   const e = EXPERIMENTS.find((x) => x.name === name);

@@ -34,8 +34,12 @@ export const BACKEND_WORKERS = 6;
  * docker-proxy hop (client side for containers, backend side for host proxies).
  */
 export const PORTS_PER_PATH = 8;
-/** The bench's workerConnections: its nofile (2x) must fit under dockerd's own limit of 20000. */
-export const WORKER_CONNECTIONS = 9000;
+/**
+ * The wsenv stack's sizing on this machine: the container's nofile (workerConnections + 1024) must fit
+ * under dockerd's own limit of 20000, so 20k sockets (40k connections) need a third worker.
+ */
+export const WORKER_CONNECTIONS = 17000;
+export const WORKER_PROCESSES = 3;
 
 export interface Target {
   name: string;
@@ -145,7 +149,7 @@ export interface BenchEnvironment {
 
 /**
  * The plan the program makes for the bench's stack: the node stack on the local Node image, one node,
- * workerConnections 9000. Node names (and so the upstream servers in nginx.conf) come from the plan.
+ * 3 workers of 17000 connections. Node names (and so the upstream servers in nginx.conf) come from the plan.
  */
 export function benchPlan(backendImageId: string, ports: { wsenv: number }): { plan: EnvironmentPlan; stackConfig: Record<string, unknown> } {
   const stackConfig = {
@@ -154,6 +158,7 @@ export function benchPlan(backendImageId: string, ports: { wsenv: number }): { p
       listenAddress: "127.0.0.1",
       websocketPaths: ["/ws/"],
       image: NGINX_IMAGE,
+      workerProcesses: WORKER_PROCESSES,
       workerConnections: WORKER_CONNECTIONS,
     },
     "wsenv:app": {
@@ -236,7 +241,7 @@ async function nginxContainer(opts: {
   ports: number[];
   files: Record<string, string>;
   ulimitNofile?: number;
-  /** Extra `docker create` flags (placement experiments only). */
+  /** Extra `docker create` flags: what BalancerNode sets beyond the hardening, or a placement experiment's. */
   extraArgs?: string[];
   hardened: boolean;
   readyUrlPath: string;
@@ -279,7 +284,7 @@ async function restartContainer(name: string, readyUrl: string, contains: string
 
 export async function wsenvTarget(
   env: BenchEnvironment,
-  variant?: { name: string; describe: string; nginxConf: string; ports: number[]; dockerArgs?: string[] },
+  variant?: { name: string; describe: string; nginxConf: string; ports: number[]; cpuShares?: number },
 ): Promise<Target> {
   const b = env.plan.balancer;
   const name = variant ? `${b.containerName}-${variant.name}` : b.containerName;
@@ -291,7 +296,7 @@ export async function wsenvTarget(
     ports,
     files: { "/etc/nginx/nginx.conf": nginxConf, "/etc/nginx/wsenv-snippet.conf": b.files.snippet },
     ulimitNofile: b.openFilesLimit,
-    extraArgs: variant?.dockerArgs,
+    extraArgs: ["--cpu-shares", String(variant?.cpuShares ?? b.cpuShares)],
     hardened: true,
     readyUrlPath: b.healthPath,
     // The unmodified config answers with its revision; a variant keeps the same health location.
@@ -300,7 +305,7 @@ export async function wsenvTarget(
   return {
     name: variant ? `exp:${variant.name}` : "wsenv",
     restart: () => restartContainer(name, `http://127.0.0.1:${ports[0]}${b.healthPath}`, "ok wsenv-config="),
-    describe: variant ? `EXPERIMENT (hand-modified copy of the generated config): ${variant.describe}` : `the generated nginx.conf (renderBalancerFiles), workerConnections ${WORKER_CONNECTIONS}, nofile ${b.openFilesLimit}, in ${NGINX_IMAGE}`,
+    describe: variant ? `EXPERIMENT (hand-modified copy of the generated config): ${variant.describe}` : `the generated nginx.conf (renderBalancerFiles), workerProcesses ${WORKER_PROCESSES}, workerConnections ${WORKER_CONNECTIONS}, nofile ${b.openFilesLimit}, cpu shares ${b.cpuShares}, in ${NGINX_IMAGE}`,
     wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
     httpUrl: `http://127.0.0.1:${ports[0]}/`,
     rssKiB: () => treeRssKiB(containerPid(name)),
