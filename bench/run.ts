@@ -3,16 +3,10 @@
  *
  * One Node.js echo + chat backend node in a container; five targets in front of it (direct, the generated
  * wsenv config, the guide's seed snippet, HAProxy, Caddy) plus optional EXPERIMENT columns; load from
- * `ws` clients in child processes. Writes bench/results/latest.{md,json,png}. Every container, network
+ * `ws` clients in child processes. Writes bench/results/latest.{md,json,png} (a quick run: quick.*). Every container, network
  * and process it starts is removed at the end, also on failure or Ctrl-C.
  *
- * Options: --quick · --targets direct,wsenv,... (subset) · --experiments untuned,... (default: `untuned`
- * in a full run, none in a quick one; `--experiments none`; all are in lib/experiments.ts) · --skip-program · --out DIR · --wait-quiet SECONDS
- * (wait at most that long for other work on the machine to stop before measuring; full 120, quick 0)
- * · --tests echo,saturation,upgrades,fanout,http,idle (a subset, for working on the bench itself)
- * · --rounds N (more rounds, for a focused A/B run of an experiment against wsenv) · --name NAME (output
- * files NAME.{md,json,png} instead of latest.*) · --render-only FILE.json (table and chart again from a
- * stored run, e.g. after a change to the report; measures nothing)
+ * Options: see USAGE below (`npm run bench -- --help`).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -263,7 +257,27 @@ async function renderOnly(file: string): Promise<void> {
   log(`rendered ${path.relative(PROJECT_DIR, base)}.{md,png} from ${path.relative(PROJECT_DIR, file)}`);
 }
 
+const USAGE = `npm run bench [-- OPTIONS]   the WebSocket benchmark (bench/README.md)
+
+  (no option)               full run, ~13 min: bench/results/latest.{md,json,png}
+  --quick                   under 2 min, smaller counts: bench/results/quick.{md,json,png}
+  --targets a,b             a subset of ${ALL_TARGETS.join(",")}
+  --experiments a,b|none    EXPERIMENT columns from bench/lib/experiments.ts (full run default: ${DEFAULT_EXPERIMENTS.join(",")})
+  --tests a,b               a subset of ${Object.keys(TEST_KEYS).join(",")}
+  --rounds N                rounds per test (full 3, quick 1), for a focused A/B run
+  --skip-program            leave out the program-under-mocks timings
+  --wait-quiet SECONDS      wait at most this long for other work to stop first (full 120, quick 0)
+  --out DIR                 output directory (default bench/results)
+  --name NAME               write NAME.{md,json,png}
+  --render-only FILE.json   table and chart again from a stored run; measures nothing
+  --help                    this text
+`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const renderFrom = arg("--render-only");
   if (renderFrom) return renderOnly(path.resolve(renderFrom));
   const quick = process.argv.includes("--quick");
@@ -426,7 +440,8 @@ async function main(): Promise<void> {
       experiments: experiments.map((e) => ({ name: e.name, describe: e.describe, directives: e.directives })),
       notes,
     };
-    const baseName = arg("--name") ?? "latest";
+    // A quick run never overwrites the committed full results.
+    const baseName = arg("--name") ?? (quick ? "quick" : "latest");
     if (!/^[A-Za-z0-9_-]+$/.test(baseName)) throw new Error(`--name ${baseName}: letters, digits, - and _ only`);
     fs.writeFileSync(path.join(outDir, `${baseName}.json`), `${JSON.stringify(out, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, `${baseName}.md`), renderMarkdown(out));

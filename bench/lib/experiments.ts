@@ -49,6 +49,21 @@ export const EXPERIMENTS: Experiment[] = [
       ].reduce((c, step) => step(c), conf),
   },
   {
+    name: "defaultshares",
+    describe: "PLACEMENT, one tuning step undone: the generated config in a container at Docker's default CPU weight (1024) instead of the plan's",
+    directives: ["(none: docker --cpu-shares 1024, now 3072)"],
+    cpuShares: 1024,
+    idle: false,
+    apply: (conf) => conf,
+  },
+  {
+    name: "autoworkers",
+    describe: "one tuning step undone: worker_processes auto (one per core, 2 here) instead of 3; with 17000 connections each it holds ~17k sockets, not 20k",
+    directives: ["worker_processes auto;  (now: 3)"],
+    idle: false,
+    apply: (conf) => replaceOnce(conf, /^worker_processes \d+;$/m, "worker_processes auto;"),
+  },
+  {
     name: "wsbuf",
     describe:
       "smaller socket buffers: nginx keeps two proxy_buffer_size buffers (one per direction, a page each by default) for the whole life of every upgraded connection; 1k cuts the balancer's memory per idle socket, at the cost of more reads for frames over 1k",
