@@ -19,10 +19,7 @@ export interface BalancerNodeArgs {
   listenAddress: pulumi.Input<string>;
   /** The container's open-files limit; must cover the config's `worker_rlimit_nofile`. */
   openFilesLimit: pulumi.Input<number>;
-  /**
-   * CPU weight when the host is busy (Docker's cpu shares; 1024 is a container's default). Changes in place.
-   * Higher than the nodes' because every request to every node passes through this one container.
-   */
+  /** CPU weight when the host is busy (Docker's cpu shares; 1024 is a container's default). Changes in place. */
   cpuShares: pulumi.Input<number>;
   /** Capabilities kept after dropping all. */
   capabilities: pulumi.Input<pulumi.Input<string>[]>;

@@ -54,8 +54,8 @@ export const balancerSchema = z.strictObject({
     .describe("nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets."),
   workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536)
     .describe("Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024."),
-  cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(3072)
-    .describe("The balancer's CPU weight when the host is busy (Docker `--cpu-shares`; app nodes keep the default 1024): it carries every node's traffic."),
+  cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(1024)
+    .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
   drainTimeout: duration.default("10m")
     .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
   connectTimeout: duration.default("1s")

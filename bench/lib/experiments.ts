@@ -22,23 +22,21 @@ function replaceOnce(text: string, from: string | RegExp, to: string): string {
 }
 
 /**
- * The first four were measured as experiments in earlier runs (bench/results/ab-*.md) and are now what
- * lib/nginx.ts and BalancerNode generate; `untuned` puts all of them back, so one run shows what they
- * changed, number by number.
+ * Worker sizing, the fd rule and the buffered log were measured as experiments in earlier runs
+ * (bench/results/ab-*.md) and are now what lib/nginx.ts generates; `untuned` puts them all back, so one
+ * run shows what they changed, number by number.
  */
 export const EXPERIMENTS: Experiment[] = [
   {
     name: "untuned",
     describe:
-      "THE CONFIG BEFORE TUNING, for comparison: worker_processes auto (2 here), worker_connections 9000 with worker_rlimit_nofile at twice that (the old rule: 2 fds per socket, which halved what a capped nofile lets a worker hold), one write() per access-log line, and the container at Docker's default CPU weight",
+      "THE CONFIG BEFORE TUNING, for comparison: worker_processes auto (2 here), worker_connections 9000 with worker_rlimit_nofile at twice that (the old rule: 2 fds per socket, which halved what a capped nofile lets a worker hold), and one write() per access-log line",
     directives: [
       "worker_processes auto;  (now: 3 from workerProcesses)",
       "worker_rlimit_nofile 18000;  (now: workerConnections + 1024 = 18024)",
       "worker_connections 9000;  (now: 17000)",
       "access_log ... wsenv;  (now: buffer=64k flush=1s)",
-      "docker --cpu-shares 1024  (now: 3072)",
     ],
-    cpuShares: 1024,
     idle: true,
     apply: (conf) =>
       [
@@ -49,10 +47,11 @@ export const EXPERIMENTS: Experiment[] = [
       ].reduce((c, step) => step(c), conf),
   },
   {
-    name: "defaultshares",
-    describe: "PLACEMENT, one tuning step undone: the generated config in a container at Docker's default CPU weight (1024) instead of the plan's",
-    directives: ["(none: docker --cpu-shares 1024, now 3072)"],
-    cpuShares: 1024,
+    name: "shares",
+    describe:
+      "PLACEMENT, not config: the generated config in a container with --cpu-shares 3072 (balancer.cpuShares) instead of Docker's 1024. Under cgroup v1 a container's processes compete for CPU as one group, like ONE host process",
+    directives: ["(none: docker --cpu-shares 3072)"],
+    cpuShares: 3072,
     idle: false,
     apply: (conf) => conf,
   },

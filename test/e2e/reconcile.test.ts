@@ -22,7 +22,7 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
   jest.setTimeout(300_000);
   let port: number;
   const results: Record<string, unknown> = {};
-  let balancer = { image: LOCAL_IMAGES.nginx as string, websocketTimeout: "1h", snippet: "add_header X-Wsenv-Test v1;" };
+  let balancer: Record<string, unknown> = { image: LOCAL_IMAGES.nginx, websocketTimeout: "1h", snippet: "add_header X-Wsenv-Test v1;" };
   let app: Record<string, unknown> = { nodes: 2, env: { CHAT_PING_INTERVAL: "600" } };
 
   const write = () =>
@@ -83,6 +83,21 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     expect(inspect(`wsenv-${STACK}-balancer`, "{{.Id}}")).toBe(before);
     expect([traffic.closes, traffic.httpFailed]).toEqual([{}, 0]);
     expect((await httpGet(url())).headers["x-wsenv-test"]).toBe("v2");
+  });
+
+  test("worker count and CPU weight: a reload and a docker update of the same container, nothing dropped", async () => {
+    const name = `wsenv-${STACK}-balancer`;
+    const before = inspect(name, "{{.Id}}");
+    const { up, traffic } = await underLoad("balancer workers and cpu weight", () => {
+      balancer = { ...balancer, workerProcesses: 3, cpuShares: 2048 };
+    });
+    expect(changed(up)).toEqual(["update docker:index/container:Container wsenv-balancer-container", "update command:local:Command wsenv-balancer-config"]);
+    expect(inspect(name, "{{.Id}}")).toBe(before);
+    expect(inspect(name, "{{.HostConfig.CpuShares}}")).toBe("2048");
+    // Old workers keep their sockets until they close (worker_shutdown_timeout); count the new ones.
+    const workers = execFileSync("docker", ["top", name], { encoding: "utf8" }).split("\n").filter((l) => /nginx: worker process$/.test(l.trim()));
+    expect(workers).toHaveLength(3);
+    expect([traffic.closes, traffic.httpFailed]).toEqual([{}, 0]);
   });
 
   test("an invalid snippet never reaches nginx: up fails with nginx's message, the old config keeps serving", async () => {

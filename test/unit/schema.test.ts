@@ -28,7 +28,7 @@ describe("stack config schema", () => {
       clientMaxBodySize: "10m",
       workerProcesses: "auto",
       workerConnections: 65536,
-      cpuShares: 3072,
+      cpuShares: 1024,
       drainTimeout: "10m",
       connectTimeout: "1s",
       maxFails: 1,
