@@ -1,9 +1,9 @@
 /**
  * Why this exists: the Pulumi Node.js SDK records `new Error().stack` on every promise it creates for a
  * resource, four per output property (value, known, secret, dependencies). A docker Container has ~79
- * properties, so each app node costs ~316 stack captures, and under the language host (ts-node, stacks
- * source-mapped) they were two thirds of evaluating a 100-node stack (3.1 s of 3.2 s -> 1.2 s without
- * them, `npm run bench`). The SDK only ever prints those stacks when PULUMI_DEBUG_PROMISE_LEAKS is set;
+ * properties, so each app node costs ~316 stack captures, and with stacks source-mapped (as ts-node does
+ * under the language host) they were two thirds of evaluating a 100-node stack: 3.1 s, 1.1-1.4 s without
+ * them (`npm run bench`). The SDK only ever prints those stacks when PULUMI_DEBUG_PROMISE_LEAKS is set;
  * resource source positions are read by the SDK with its own, unlimited, stack depth and are unaffected.
  */
 
