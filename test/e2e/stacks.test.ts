@@ -2,11 +2,22 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import WebSocket from "ws";
-import { LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { LOCAL_IMAGES, PROJECT_DIR, TOMCAT_IMAGE, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
 
-// The node stack's preset on the real engine: the app in /app started with `npm start`, HTTP and
-// WebSockets on the same port (3000), through the balancer. (apache-php is what the other files run.)
+// The node and tomcat presets on the real engine, each through the balancer: the app in its preset's
+// directory, started by the preset's command, HTTP and WebSockets on the same port. (apache-php is what
+// the other files run.)
 const STACK = "e2e-stack-node";
+const TOMCAT_STACK = "e2e-stack-tomcat";
+
+function echoOnce(url: string): Promise<string> {
+  const socket = new WebSocket(url);
+  return new Promise<string>((resolve, reject) => {
+    socket.once("open", () => socket.send("hi"));
+    socket.once("message", (data) => resolve(String(data)));
+    socket.once("error", reject);
+  }).finally(() => socket.terminate());
+}
 
 describeWithEngine("the node stack", () => {
   jest.setTimeout(180_000);
@@ -40,18 +51,46 @@ describeWithEngine("the node stack", () => {
     expect(JSON.parse(page.body)).toEqual({ cwd: "/app", contextPath: "/api/", url: "/api/" });
     expect(String(page.headers["x-wsenv-node"])).toMatch(/^wsenv-e2e-stack-node-app-[0-9a-f]{8}-[01]$/);
 
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/`);
-    const echoed = await new Promise<string>((resolve, reject) => {
-      socket.once("open", () => socket.send("hi"));
-      socket.once("message", (data) => resolve(String(data)));
-      socket.once("error", reject);
-    });
-    expect(echoed).toBe("echo:hi");
-    socket.terminate();
+    expect(await echoOnce(`ws://127.0.0.1:${port}/ws/`)).toBe("echo:hi");
   });
 
   test("down leaves nothing of the stack", async () => {
     expect((await runner("down", STACK)).code).toBe(0);
     expect(leftovers(`wsenv-${STACK}-`)).toEqual([]);
+  });
+});
+
+describeWithEngineAndImage("the tomcat stack", TOMCAT_IMAGE, () => {
+  jest.setTimeout(240_000);
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    await runner("down", TOMCAT_STACK);
+    writeStack(TOMCAT_STACK, {
+      "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
+      "wsenv:app": { stack: "tomcat", image: TOMCAT_IMAGE, nodes: 2, source: path.join(__dirname, "fixtures/tomcat-app") },
+    });
+  });
+
+  afterAll(async () => {
+    await runner("down", TOMCAT_STACK);
+    removeStackFile(TOMCAT_STACK);
+  });
+
+  test("deploys into webapps/ROOT, runs catalina.sh, serves a JSP and a WebSocket endpoint through the balancer", async () => {
+    const up = await runner("up", TOMCAT_STACK);
+    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
+    expect(up.outputs.url).toBe(`http://localhost:${port}/`);
+    const page = await httpGet(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+    expect(JSON.parse(page.body)).toEqual({ context: "", wsPath: "/ws/", forwardedFor: "true" });
+    // Two sockets at once: least_conn puts them on different nodes.
+    expect(await Promise.all([echoOnce(`ws://127.0.0.1:${port}/ws/`), echoOnce(`ws://127.0.0.1:${port}/ws/`)])).toEqual(["echo:hi", "echo:hi"]);
+  });
+
+  test("down leaves nothing of the stack", async () => {
+    expect((await runner("down", TOMCAT_STACK)).code).toBe(0);
+    expect(leftovers(`wsenv-${TOMCAT_STACK}-`)).toEqual([]);
   });
 });

@@ -73,7 +73,7 @@ packages() {
     # mysqlnd are compiled into the official image; Debian ships them apart.
     php) echo apache2,libapache2-mod-php,php-cli,php-mbstring,php-xml,php-curl,php-sqlite3,php-mysql,curl,ca-certificates ;;
     node) echo nodejs,curl,ca-certificates ;;
-    tomcat) echo default-jre-headless,tomcat10-common ;;
+    tomcat) echo default-jre-headless,tomcat10-common,libecj-java ;;
   esac
 }
 
@@ -733,6 +733,9 @@ customize_tomcat() {
     for f in /usr/share/tomcat10/lib/*; do
       ln -s "$(readlink -f "$f")" "$CH/lib/$(basename "$f")"
     done
+    # Tomcat'"'"'s own distribution ships the Eclipse compiler in lib/ (JSPs compile on a JRE); Debian
+    # packages it apart.
+    ln -s "$(readlink -f /usr/share/java/ecj.jar)" "$CH/lib/ecj.jar"
     cp -r x/usr/share/tomcat10/etc/. "$CH/conf/"
     cat x/etc/tomcat10/policy.d/*.policy >"$CH/conf/catalina.policy"
     cp -r x/usr/share/tomcat10-root/default_root "$CH/webapps.dist/ROOT"
@@ -750,7 +753,8 @@ smoke_tomcat() {
   run in_root /usr/bin/env CATALINA_HOME=/usr/local/tomcat CATALINA_BASE=/usr/local/tomcat \
     JAVA_HOME=/usr/lib/jvm/default-java /usr/local/tomcat/bin/catalina.sh version
   run in_root /bin/sh -c 'grep -q "port=\"8080\"" /usr/local/tomcat/conf/server.xml &&
-    [ -e /usr/local/tomcat/bin/tomcat-juli.jar ] && [ -e /usr/local/tomcat/lib/catalina.jar ]'
+    [ -e /usr/local/tomcat/bin/tomcat-juli.jar ] && [ -e /usr/local/tomcat/lib/catalina.jar ] &&
+    [ -e /usr/local/tomcat/lib/ecj.jar ]'
 }
 
 changes_tomcat() {
