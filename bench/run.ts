@@ -273,11 +273,26 @@ const USAGE = `npm run bench [-- OPTIONS]   the WebSocket benchmark (bench/READM
   --help                    this text
 `;
 
+const VALUED_OPTIONS = ["--targets", "--experiments", "--tests", "--rounds", "--wait-quiet", "--out", "--name", "--render-only"];
+const FLAG_OPTIONS = ["--quick", "--skip-program", "--help", "-h"];
+
+/** A mistyped option must not start a 13-minute run that ignores it. */
+function unknownOptions(argv: string[]): string[] {
+  const unknown: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (VALUED_OPTIONS.includes(argv[i])) i++;
+    else if (!FLAG_OPTIONS.includes(argv[i])) unknown.push(argv[i]);
+  }
+  return unknown;
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(USAGE);
     return;
   }
+  const unknown = unknownOptions(process.argv.slice(2));
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(" ")}\n\n${USAGE}`);
   const renderFrom = arg("--render-only");
   if (renderFrom) return renderOnly(path.resolve(renderFrom));
   const quick = process.argv.includes("--quick");
