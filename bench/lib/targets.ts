@@ -412,28 +412,38 @@ ${backendPorts.map((p, i) => `    server app${i} 127.0.0.1:${p}`).join("\n")}
 `;
 }
 
-export async function haproxyTarget(env: BenchEnvironment): Promise<Target> {
-  const cfg = path.join(WORK_DIR, "haproxy.cfg");
-  fs.writeFileSync(cfg, haproxyConfig(env.haproxyPort, env.backendPorts.haproxy));
-  const start = async () => {
-    const c = startHostProcess("haproxy", "haproxy", ["-f", cfg, "-db"]);
-    await waitHttp("haproxy", `http://127.0.0.1:${env.haproxyPort}/`, "wsenv bench backend");
-    return c;
+/** A proxy running on the host as a child process: restart means a fresh process, stop a graceful one. */
+async function hostProxyTarget(name: string, describe: string, port: number, start: () => ChildProcess): Promise<Target> {
+  const started = async () => {
+    const child = start();
+    await waitHttp(name, `http://127.0.0.1:${port}/`, "wsenv bench backend");
+    return child;
   };
-  let child = await start();
+  let child = await started();
   return {
-    name: "haproxy",
-    describe: `HAProxy on the host (127.0.0.1:${env.haproxyPort}), minimal WebSocket config, ${env.backendPorts.haproxy.length} server lines to the node's published ports`,
-    wsUrls: [`ws://127.0.0.1:${env.haproxyPort}/ws/`],
-    httpUrl: `http://127.0.0.1:${env.haproxyPort}/`,
+    name,
+    describe,
+    wsUrls: [`ws://127.0.0.1:${port}/ws/`],
+    httpUrl: `http://127.0.0.1:${port}/`,
     rssKiB: () => (child.pid ? treeRssKiB(child.pid) : null),
     notes: [],
     restart: async () => {
       await stopHostProcess(child);
-      child = await start();
+      child = await started();
     },
     stop: () => stopHostProcess(child),
   };
+}
+
+export async function haproxyTarget(env: BenchEnvironment): Promise<Target> {
+  const cfg = path.join(WORK_DIR, "haproxy.cfg");
+  fs.writeFileSync(cfg, haproxyConfig(env.haproxyPort, env.backendPorts.haproxy));
+  return hostProxyTarget(
+    "haproxy",
+    `HAProxy on the host (127.0.0.1:${env.haproxyPort}), minimal WebSocket config, ${env.backendPorts.haproxy.length} server lines to the node's published ports`,
+    env.haproxyPort,
+    () => startHostProcess("haproxy", "haproxy", ["-f", cfg, "-db"]),
+  );
 }
 
 export function caddyConfig(port: number, backendPorts: number[]): string {
@@ -453,29 +463,17 @@ export async function caddyTarget(env: BenchEnvironment): Promise<Target> {
   fs.mkdirSync(dir, { recursive: true });
   const cfg = path.join(dir, "Caddyfile");
   fs.writeFileSync(cfg, caddyConfig(env.caddyPort, env.backendPorts.caddy));
-  const start = async () => {
-    const c = startHostProcess("caddy", "caddy", ["run", "--config", cfg, "--adapter", "caddyfile"], {
-      HOME: dir,
-      XDG_DATA_HOME: path.join(dir, "data"),
-      XDG_CONFIG_HOME: path.join(dir, "config"),
-    });
-    await waitHttp("caddy", `http://127.0.0.1:${env.caddyPort}/`, "wsenv bench backend");
-    return c;
-  };
-  let child = await start();
-  return {
-    name: "caddy",
-    describe: `Caddy on the host (127.0.0.1:${env.caddyPort}), reverse_proxy with defaults to the node's ${env.backendPorts.caddy.length} published ports`,
-    wsUrls: [`ws://127.0.0.1:${env.caddyPort}/ws/`],
-    httpUrl: `http://127.0.0.1:${env.caddyPort}/`,
-    rssKiB: () => (child.pid ? treeRssKiB(child.pid) : null),
-    notes: [],
-    restart: async () => {
-      await stopHostProcess(child);
-      child = await start();
-    },
-    stop: () => stopHostProcess(child),
-  };
+  return hostProxyTarget(
+    "caddy",
+    `Caddy on the host (127.0.0.1:${env.caddyPort}), reverse_proxy with defaults to the node's ${env.backendPorts.caddy.length} published ports`,
+    env.caddyPort,
+    () =>
+      startHostProcess("caddy", "caddy", ["run", "--config", cfg, "--adapter", "caddyfile"], {
+        HOME: dir,
+        XDG_DATA_HOME: path.join(dir, "data"),
+        XDG_CONFIG_HOME: path.join(dir, "config"),
+      }),
+  );
 }
 
 export function versions(): Record<string, string> {

@@ -1,8 +1,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
-import { eventually } from "../../test/support/e2e";
+import { eventually, freePort } from "../../test/support/e2e";
 
 export const BENCH_DIR = path.resolve(__dirname, "..");
 export const PROJECT_DIR = path.resolve(BENCH_DIR, "..");
@@ -32,17 +31,6 @@ export function sh(cmd: string, args: string[], opts: { timeoutMs?: number; inpu
   return (res.stdout ?? "").trim();
 }
 
-/** A free TCP port on 127.0.0.1 (closed again; the caller binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Ports handed out in this run: never the same one twice, even after it was released again. */
 const handedOut = new Set<number>();
