@@ -53,7 +53,7 @@ export const balancerSchema = z.strictObject({
   }).default("auto")
     .describe("nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets."),
   workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536)
-    .describe("Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024."),
+    .describe("Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024, so changing it replaces the balancer container."),
   cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(1024)
     .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
   drainTimeout: duration.default("10m")
