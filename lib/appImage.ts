@@ -21,7 +21,7 @@ ws_pid=""
 server_pid=""
 stopping=""
 forward() {
-    stopping=1
+    stopping=$1
     if [ -n "$server_pid" ]; then kill -"$1" "$server_pid" 2>/dev/null; fi
     if [ -n "$ws_pid" ]; then kill -TERM "$ws_pid" 2>/dev/null; fi
 }
@@ -52,6 +52,8 @@ fi
 if [ -z "$stopping" ]; then
     "$@" &
     server_pid=$!
+    # A stop signal that came between the fork and the line above found no server_pid to forward to.
+    if [ -n "$stopping" ]; then kill -"$stopping" "$server_pid" 2>/dev/null; fi
 fi
 
 # wait returns early when a trapped signal arrives; keep waiting until the server is really gone.
