@@ -1,6 +1,7 @@
-// Three projects so a newcomer can run the fast ones alone (`npm run test:unit`):
+// Four projects so a newcomer can run the fast ones alone (`npm run test:unit`):
 //   unit  - pure functions and the program under pulumi.runtime.setMocks (seconds, no services)
 //   nginx - generated configs checked by a real `nginx -t` (needs Debian's nginx-light)
+//   cli   - the real Pulumi CLI from `npm run toolchain` reading this project and its stacks
 //   e2e   - the program applied to a real Docker engine, real nginx and a real browser
 const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }];
 const common = { preset: undefined, testEnvironment: "node", transform: { "^.+\\.ts$": tsJest } };
@@ -10,6 +11,7 @@ module.exports = {
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "nginx", testMatch: ["<rootDir>/test/nginx/**/*.test.ts"] },
+    { ...common, displayName: "cli", testMatch: ["<rootDir>/test/cli/**/*.test.ts"] },
     // Each e2e file has its own stack, ports and names, so two run side by side (the chat file mostly waits
     // out its 90 s idle test).
     { ...common, displayName: "e2e", testMatch: ["<rootDir>/test/e2e/**/*.test.ts"] },
