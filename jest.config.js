@@ -1,5 +1,6 @@
-// Four projects so a newcomer can run the fast ones alone (`npm run test:unit`):
+// Projects, so a newcomer can run the fast ones alone (`npm run test:unit`):
 //   unit  - pure functions and the program under pulumi.runtime.setMocks (seconds, no services)
+//   apps  - the reference chat server and the node supervisor as real processes (needs php-cli, bash)
 //   nginx - generated configs checked by a real `nginx -t` (needs Debian's nginx-light)
 //   cli   - the real Pulumi CLI from `npm run toolchain` reading this project and its stacks
 //   e2e   - the program applied to a real Docker engine, real nginx and a real browser
@@ -10,6 +11,7 @@ module.exports = {
   reporters: ["default", "<rootDir>/test/support/summaryReporter.js"],
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+    { ...common, displayName: "apps", testMatch: ["<rootDir>/test/apps/**/*.test.ts"] },
     { ...common, displayName: "nginx", testMatch: ["<rootDir>/test/nginx/**/*.test.ts"] },
     { ...common, displayName: "cli", testMatch: ["<rootDir>/test/cli/**/*.test.ts"] },
     // Each e2e file has its own stack, ports and names, so two run side by side (the chat file mostly waits

@@ -441,7 +441,8 @@ d("apps/chat-php/server.php", () => {
       await withTimeout(pinged, 3000, "server ping");
       await withTimeout(silent.ended, 5000, "silent client dropped");
       expect(silent.frames.some((f) => f.op === 9)).toBe(true);
-      expect(srv.log.some((l) => l.includes('reason="ping timeout"'))).toBe(true);
+      // The server closes the socket first and logs after: wait for the line rather than race it.
+      await waitFor("the ping timeout logged", () => srv.log.some((l) => l.includes('reason="ping timeout"')), 5000);
       expect(c.ws.readyState).toBe(WebSocket.OPEN);
       c.ws.close();
       srv.proc.kill("SIGTERM");
