@@ -19,8 +19,8 @@ export interface AppServerNodeArgs {
   restart: pulumi.Input<string>;
   /** Capabilities kept after dropping all: the least the stack's servers need. */
   capabilities: pulumi.Input<pulumi.Input<string>[]>;
-  /** Ports that must accept connections for the node to count as healthy (HTTP, socket server). */
-  healthPorts: pulumi.Input<pulumi.Input<number>[]>;
+  /** Docker health check command (`["CMD", …]`); the node counts as started once it passes. */
+  healthCheck: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** One application server node: a container on the private network only, with a stable hostname. */
@@ -43,14 +43,8 @@ export class AppServerNode extends pulumi.ComponentResource {
         memory: args.memoryMb,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
-        // A TCP connect through bash's /dev/tcp: every official stack image has bash, not all have curl.
         healthcheck: {
-          tests: pulumi.output(args.healthPorts).apply((ports) => [
-            "CMD",
-            "bash",
-            "-c",
-            ports.map((port) => `exec 3<>/dev/tcp/127.0.0.1/${port}`).join(" && "),
-          ]),
+          tests: args.healthCheck,
           interval: "5s",
           timeout: "3s",
           startPeriod: "30s",

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { renderApplyScript } from "../lib/balancerApply";
+import { applyStdin, renderApplyScript } from "../lib/balancerApply";
 import type { BalancerFiles } from "../lib/nginx";
 import { NGINX_IMAGE_LAYOUT } from "../lib/presets";
 
@@ -71,16 +71,11 @@ export class BalancerNode extends pulumi.ComponentResource {
       `${name}-config`,
       {
         create: renderApplyScript(),
-        environment: {
-          WSENV_BALANCER: container.name,
-          WSENV_NGINX_CONF: files.nginxConf,
-          WSENV_SNIPPET: files.snippet,
-          WSENV_REVISION: files.revision,
-          WSENV_HEALTH_PATH: args.healthPath,
-          WSENV_UPSTREAM_ADDRESSES: pulumi.output(args.upstreamAddresses).apply((addresses) => addresses.join(" ")),
-        },
-        // A new container starts from the image's default config and must get the files again.
-        triggers: [container.id],
+        stdin: files.apply(applyStdin),
+        environment: { WSENV_BALANCER: container.name, WSENV_REVISION: files.revision, WSENV_HEALTH_PATH: args.healthPath },
+        // Runs again, besides on new files: for a new container, which starts from the image's default
+        // config, and for a node back under a new address (nginx resolves node names only when it loads).
+        triggers: [container.id, pulumi.output(args.upstreamAddresses).apply((addresses) => addresses.join(" "))],
       },
       { parent: this },
     );

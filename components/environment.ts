@@ -66,7 +66,7 @@ export class Environment extends pulumi.ComponentResource {
           memoryMb: plan.app.memoryMb,
           restart: plan.app.restart,
           capabilities: plan.app.capabilities,
-          healthPorts: plan.app.healthPorts,
+          healthCheck: plan.app.healthCheck,
         },
         { parent: this },
       );

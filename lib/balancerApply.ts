@@ -1,4 +1,11 @@
+import type { BalancerFiles } from "./nginx";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
+
+/** What the apply script reads on stdin: nginx.conf, then the snippet, each base64 on one line. */
+export function applyStdin(files: Pick<BalancerFiles, "nginxConf" | "snippet">): string {
+  const line = (text: string) => `${Buffer.from(text, "utf8").toString("base64")}\n`;
+  return line(files.nginxConf) + line(files.snippet);
+}
 
 /**
  * The shell script that puts new balancer files into the running nginx container and reloads it. It runs
@@ -14,9 +21,9 @@ import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
  * three answers in a row name the new files' revision: when `up` moves on, the new config is what serves.
  * If nginx could not load it after all (it keeps the old config then), the step fails with its error log.
  *
- * Inputs (environment): WSENV_BALANCER (container), WSENV_NGINX_CONF and WSENV_SNIPPET (file contents),
- * WSENV_REVISION (their revision), WSENV_HEALTH_PATH. WSENV_UPSTREAM_ADDRESSES is not read: it is there so a
- * node that came back with a new address re-runs this script (nginx resolves names only on load).
+ * Inputs: the two files on stdin ({@link applyStdin}), never in environment values, whose size the kernel
+ * caps (an over-long one fails the exec with "Argument list too long"); the environment holds only
+ * WSENV_BALANCER (container), WSENV_REVISION (the files' revision) and WSENV_HEALTH_PATH.
  */
 export function renderApplyScript(layout: NginxLayout = NGINX_IMAGE_LAYOUT): string {
   const probe = `exec 3<>/dev/tcp/127.0.0.1/${layout.listenPort} && printf "GET $1 HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3`;
@@ -24,8 +31,10 @@ export function renderApplyScript(layout: NginxLayout = NGINX_IMAGE_LAYOUT): str
   const snippet = layout.snippetFile;
   return `set -eu
 c="$WSENV_BALANCER"
-printf '%s' "$WSENV_NGINX_CONF" | docker exec -i "$c" sh -c 'cat > ${conf}.wsenv-next'
-printf '%s' "$WSENV_SNIPPET" | docker exec -i "$c" sh -c 'cat > ${snippet}.wsenv-next'
+IFS= read -r conf_b64
+IFS= read -r snippet_b64
+printf '%s' "$conf_b64" | base64 -d | docker exec -i "$c" sh -c 'cat > ${conf}.wsenv-next'
+printf '%s' "$snippet_b64" | base64 -d | docker exec -i "$c" sh -c 'cat > ${snippet}.wsenv-next'
 docker exec "$c" sh -c '
 for f in ${conf} ${snippet}; do
     if [ -e "$f" ]; then cp -p "$f" "$f.wsenv-prev"; else : > "$f.wsenv-prev"; fi

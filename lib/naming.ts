@@ -1,4 +1,4 @@
-import { createHash } from "crypto";
+import { createHash, scryptSync } from "crypto";
 import type { AppSpec } from "./schema";
 
 /**
@@ -29,12 +29,23 @@ export const peersAlias = (stack: string) => `${stackPrefix(stack)}-app-peers`;
 export const appImageName = (stack: string, contentHash: string) => `${stackPrefix(stack)}-app:${contentHash.slice(0, 16)}`;
 
 /**
- * A node's revision: a hash of every node input that Docker can only change by replacing the container
- * (image, environment, ports, command). Nodes of a new revision get new names, so they start beside the
- * old ones instead of colliding with them. Memory and restart policy update in place and stay out.
- * Secret values stay out too: a truncated hash of a weak secret in a container name could confirm a guess.
+ * What the secret values contribute to a node's revision. A changed secret must roll the nodes like any
+ * other app change (the same names would mean every node deleted before its replacement starts), but a
+ * plain hash of a weak secret, shown in a container name, would let anyone check guesses at hash speed.
+ * scrypt makes each guess cost ~0.1 s and 32 MiB, and only 32 bits of the combined revision are shown.
  */
-export function nodeRevision(app: AppSpec, imageName: string, secretEnvNames: string[]): string {
+export function secretEnvDigest(stack: string, secretEnv: Record<string, string>): string {
+  const entries = JSON.stringify(Object.entries(secretEnv).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return scryptSync(entries, `wsenv-node-revision:${stack}`, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }).toString("hex");
+}
+
+/**
+ * A node's revision: a hash of every node input that Docker can only change by replacing the container
+ * (image, environment, ports, command, secrets through {@link secretEnvDigest}). Nodes of a new revision
+ * get new names, so they start beside the old ones instead of colliding with them. Memory and restart
+ * policy update in place and stay out.
+ */
+export function nodeRevision(app: AppSpec, imageName: string, secretDigest: string): string {
   const replacing = {
     imageName,
     stack: app.stack,
@@ -43,7 +54,7 @@ export function nodeRevision(app: AppSpec, imageName: string, secretEnvNames: st
     wsPort: app.wsPort,
     wsCommand: app.wsCommand,
     env: Object.entries(app.env).sort(([a], [b]) => (a < b ? -1 : 1)),
-    secretEnvNames: [...secretEnvNames].sort(),
+    secretDigest,
   };
   return shortHash(JSON.stringify(replacing), 8);
 }

@@ -29,8 +29,6 @@ export interface BalancerFiles {
   revision: string;
 }
 
-const REVISION_PLACEHOLDER = "wsenv-revision-placeholder";
-
 /** Request header that tells the app the public path of its WebSocket (the first websocketPath). */
 export const WS_PATH_HEADER = "X-Wsenv-Ws-Path";
 
@@ -87,7 +85,8 @@ export function renderNginxConf(input: BalancerConfigInput, layout: NginxLayout 
   return renderBalancerFiles(input, layout).nginxConf;
 }
 
-function renderTemplate(input: BalancerConfigInput, layout: NginxLayout): string {
+/** The config with `revision` in its health answer; `""` renders the body the revision is a hash of. */
+function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revision: string): string {
   const b = input.balancer;
   if (input.nodeHosts.length === 0) throw new Error("an upstream needs at least one node");
   const sticky = b.sticky;
@@ -101,6 +100,9 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout): string
     `    proxy_read_timeout ${word(b.websocketTimeout)};`,
     `    proxy_send_timeout ${word(b.websocketTimeout)};`,
     `    proxy_connect_timeout ${word(b.connectTimeout)};`,
+    // A node that refuses or does not answer in time: the handshake goes to the next node, as HTTP does.
+    "    proxy_next_upstream error timeout;",
+    "    proxy_next_upstream_tries 3;",
     "    proxy_buffering off;",
     ...indent(stickyCookie, 1),
     "}",
@@ -182,7 +184,7 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout): string
     "            access_log off;",
     "            default_type text/plain;",
     // Which files this nginx serves: the apply step waits for it after a reload.
-    `            return 200 "ok wsenv-config=${REVISION_PLACEHOLDER}\\n";`,
+    `            return 200 "ok wsenv-config=${revision}\\n";`,
     "        }",
     "",
     ...indent(wsLocations, 2),
@@ -213,8 +215,10 @@ export function renderSnippet(balancer: BalancerSpec): string {
 }
 
 export function renderBalancerFiles(input: BalancerConfigInput, layout: NginxLayout = NGINX_IMAGE_LAYOUT): BalancerFiles {
-  const template = renderTemplate(input, layout);
   const snippet = renderSnippet(input.balancer);
-  const revision = createHash("sha256").update(template).update("\0").update(snippet).digest("hex").slice(0, 16);
-  return { nginxConf: template.replace(REVISION_PLACEHOLDER, revision), snippet, revision };
+  // Rendered twice rather than a placeholder replaced afterwards: a stack name or any other text that
+  // happened to contain the placeholder would have received the revision instead.
+  const body = renderTemplate(input, layout, "");
+  const revision = createHash("sha256").update(body).update("\0").update(snippet).digest("hex").slice(0, 16);
+  return { nginxConf: renderTemplate(input, layout, revision), snippet, revision };
 }

@@ -1,5 +1,6 @@
 import type { PreparedAppBuild } from "./appSource";
-import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias } from "./naming";
+import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias, secretEnvDigest } from "./naming";
+import { healthCheckCommand } from "./healthCheck";
 import { BalancerFiles, balancerOpenFilesLimit, renderBalancerFiles } from "./nginx";
 import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
 import type { WsenvSpec } from "./schema";
@@ -42,8 +43,8 @@ export interface EnvironmentPlan {
     peersAlias: string;
     httpPort: number;
     wsPort: number;
-    /** Ports the node's health check probes: HTTP, and the socket server's when it has its own. */
-    healthPorts: number[];
+    /** The node's health check: an HTTP request, and whether the socket server listens (see healthCheck.ts). */
+    healthCheck: string[];
     memoryMb: number;
     restart: string;
     capabilities: string[];
@@ -56,7 +57,7 @@ export interface EnvironmentPlan {
 export function planEnvironment(stackName: string, spec: WsenvSpec, build: PreparedAppBuild): EnvironmentPlan {
   const { app, balancer } = spec;
   const imageName = appImageName(stackName, build.contentHash);
-  const revision = nodeRevision(app, imageName, Object.keys(spec.secretEnv));
+  const revision = nodeRevision(app, imageName, secretEnvDigest(stackName, spec.secretEnv));
   const alias = peersAlias(stackName);
   const nodes = Array.from({ length: app.nodes }, (_, index) => {
     const name = appNodeName(stackName, revision, index);
@@ -109,7 +110,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       peersAlias: alias,
       httpPort: app.httpPort,
       wsPort: app.wsPort,
-      healthPorts: app.wsCommand ? [app.httpPort, app.wsPort] : [app.httpPort],
+      healthCheck: healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null),
       memoryMb: app.memoryMb,
       restart: app.restart,
       capabilities: STACK_PRESETS[app.stack].capabilities,

@@ -19,15 +19,20 @@ import { STACK_NAMES, STACK_PRESETS, StackName } from "./presets";
  * takes the resolved {@link WsenvSpec}, never raw config.
  */
 
-const path = z.string().regex(URL_PATH, "must be a path like /ws/");
+const path = z.string().max(256, "must be at most 256 characters").regex(URL_PATH, "must be a path like /ws/");
 const duration = z.string().regex(NGINX_DURATION, "must be an nginx duration like 90s, 10m or 1h");
 const size = z.string().regex(NGINX_SIZE, "must be an nginx size like 10m or 512k");
 const port = z.number().int("must be a whole number").min(1, "must be a port from 1 to 65535").max(65535, "must be a port from 1 to 65535");
-const image = z.string().regex(IMAGE_REF, "must be a Docker image reference like nginx:1.27");
-const envMap = z.record(
-  z.string().regex(ENV_NAME, "must be an environment variable name like DB_HOST").refine((k) => !k.startsWith("WSENV_"), "is reserved: WSENV_* variables are set by wsenv"),
-  z.string().max(32768, "must be at most 32768 characters").refine((v) => !v.includes("\0"), "must not contain a NUL character"),
-);
+const image = z.string().max(255, "must be at most 255 characters").regex(IMAGE_REF, "must be a Docker image reference like nginx:1.27");
+const ENV_LIMIT = 256;
+const envMap = z
+  .record(
+    z.string().regex(ENV_NAME, "must be an environment variable name like DB_HOST").refine((k) => !k.startsWith("WSENV_"), "is reserved: WSENV_* variables are set by wsenv"),
+    z.string().max(32768, "must be at most 32768 characters").refine((v) => !v.includes("\0"), "must not contain a NUL character"),
+  )
+  .refine((env) => Object.keys(env).length <= ENV_LIMIT, `must set at most ${ENV_LIMIT} variables`);
+/** Bytes, not characters: three-byte characters would otherwise pass a character bound three times over. */
+const SNIPPET_LIMIT_BYTES = 65536;
 
 export const balancerSchema = z.strictObject({
   port: port.default(8080)
@@ -42,7 +47,11 @@ export const balancerSchema = z.strictObject({
     .describe("Idle time after which nginx closes a WebSocket (nginx's own default, 60s, cuts idle chats)."),
   sticky: z.boolean().default(false)
     .describe("Keep each client on one node across requests and reconnects (a cookie the balancer sets)."),
-  snippet: z.string().max(65536, "must be at most 64 KiB").refine((v) => !v.includes("\0"), "must not contain a NUL character").default("")
+  snippet: z
+    .string()
+    .refine((v) => Buffer.byteLength(v, "utf8") <= SNIPPET_LIMIT_BYTES, `must be at most 64 KiB (${SNIPPET_LIMIT_BYTES} bytes of UTF-8)`)
+    .refine((v) => !v.includes("\0"), "must not contain a NUL character")
+    .default("")
     .describe("Your own nginx directives, included inside the server block from their own file."),
   image: image.default("nginx:1.27")
     .describe("The balancer's image. Changing it replaces the balancer container (a short outage)."),
@@ -58,8 +67,8 @@ export const balancerSchema = z.strictObject({
     .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
   drainTimeout: duration.default("10m")
     .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
-  connectTimeout: duration.default("1s")
-    .describe("How long connecting to a node may take before the next node is tried (nodes are on the same host: 1s is long)."),
+  connectTimeout: duration.default("5s")
+    .describe("How long connecting to a node may take before the next node is tried. It outlasts two retries of a dropped SYN (the kernel resends after 1 s and 3 s), which a burst against a small accept backlog needs."),
   maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1)
     .describe("Failures within `failTimeout` after which a node is taken out for `failTimeout`."),
   failTimeout: duration.default("10s")
@@ -79,9 +88,13 @@ export const appSchema = z.strictObject({
     .min(1, "must not be empty")
     .max(2048, "must be at most 2048 characters")
     .refine((v) => !/[\0\n\r]/.test(v), "must be a single line")
-    .describe("Where the application comes from: a local folder, a .zip/.tar.gz archive (path or URL) or a git URL."),
+    .describe("Where the application comes from: a folder or a .zip/.tar.gz archive inside the project, an archive URL, or an https or ssh git URL."),
   ref: z.string().regex(GIT_REF, "must be a git branch, tag or commit like main or v1.2.0").optional()
     .describe("Branch, tag or commit to deploy from a git source (default: the remote's default branch)."),
+  allowLocalGit: z.boolean().default(false)
+    .describe("Allow a git source that is a repository on this machine (a path or a file:// URL); otherwise git sources must be https:// or ssh."),
+  allowPrivateNetwork: z.boolean().default(false)
+    .describe("Allow an archive URL whose host is a loopback, link-local or private address (127.0.0.1, 10.x, 192.168.x, 169.254.x, fc00::/7, ...)."),
   context: z.string().regex(CONTEXT_NAME, "must be ROOT or a name like chat").default("ROOT")
     .describe("Context to deploy into: ROOT (the web root) or a name served under /name/."),
   httpPort: port.optional()
@@ -114,6 +127,10 @@ export interface AppSpec {
   source: AppSource;
   /** The source exactly as configured, for outputs and messages. */
   sourceText: string;
+  /** Whether a git source may be a repository on this machine. */
+  allowLocalGit: boolean;
+  /** Whether an archive URL may be on a loopback, link-local or private address. */
+  allowPrivateNetwork: boolean;
   context: string;
   /** URL path of the context: `/` for ROOT, `/name/` otherwise. */
   contextPath: string;
@@ -171,10 +188,27 @@ export function classifySource(source: string, ref: string | undefined): AppSour
   return { kind: "folder", path: source };
 }
 
+/**
+ * `text` with the user info of every URL in it left out (`https://user:token@host/x` shows as
+ * `https://host/x`): a source URL may carry credentials, and messages and outputs are read by others.
+ * scp-like `git@host:path` has no password and stays as it is.
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"]*@/gi, "$1");
+}
+
+/**
+ * A given value as the error shows it: JSON, except that numbers JSON cannot hold (YAML's `.inf`, `.nan`)
+ * show as themselves, and characters that print as nothing or as a line break (U+0085, U+2028, zero-width
+ * and direction marks) show as escapes, so a value that looks valid on screen is seen for what it is.
+ */
 function showValue(value: unknown): string {
-  const text = JSON.stringify(value);
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  const text = JSON.stringify(value)?.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
   if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  // User info in a URL is a credential; it goes before the cut, so a cut can never leave part of it.
+  const shown = withoutCredentials(text);
+  return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
 }
 
 function keyPath(key: string, path: PropertyKey[]): string {
@@ -252,6 +286,8 @@ export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
         nodes: a.nodes,
         source,
         sourceText: a.source,
+        allowLocalGit: a.allowLocalGit,
+        allowPrivateNetwork: a.allowPrivateNetwork,
         context: a.context,
         contextPath: a.context === "ROOT" ? "/" : `/${a.context}/`,
         contextDir: a.context === "ROOT" ? preset.rootContextDir : preset.namedContextDir.replace("{name}", a.context),

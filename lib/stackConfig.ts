@@ -11,21 +11,32 @@ import { ConfigError, RawWsenvConfig, WsenvSpec, parseWsenvConfig } from "./sche
 export const NAMESPACE = "wsenv";
 export const CONFIG_KEYS = ["balancer", "app", "secretEnv"] as const;
 
+const SECRETS_KEY = `${NAMESPACE}:secretEnv`;
+
 /**
  * Builds the spec from a map of full keys (`wsenv:app`) to values. Unknown `wsenv:` keys are errors, so
  * a typo such as `wsenv:balancr` is reported instead of silently leaving every default in place.
+ *
+ * `secretPaths` are the config paths that were encrypted (`secure:`). Only `wsenv:secretEnv` may hold
+ * secrets: an encrypted command, snippet, image or source would hide from a reviewer what will run (the
+ * offline render can only show it as `[secret]`), and an encrypted app.env value would be hashed into
+ * node names. Every other encrypted path is an error naming it.
  */
-export function specFromConfigMap(config: Record<string, unknown>): WsenvSpec {
+export function specFromConfigMap(config: Record<string, unknown>, secretPaths: string[] = []): WsenvSpec {
   const unknown = Object.keys(config)
     .filter((key) => key.startsWith(`${NAMESPACE}:`) && !(CONFIG_KEYS as readonly string[]).includes(key.slice(NAMESPACE.length + 1)))
     .sort()
     .map((key) => `${key}: is not a known key; wsenv reads ${CONFIG_KEYS.map((k) => `${NAMESPACE}:${k}`).join(", ")}`);
+  const misplacedSecrets = secretPaths
+    .filter((p) => p.startsWith(`${NAMESPACE}:`) && p !== SECRETS_KEY && !p.startsWith(`${SECRETS_KEY}.`))
+    .sort()
+    .map((p) => `${p}: must be plain text, not a secret (secure:); only ${SECRETS_KEY} holds secrets, so that a review sees what will run`);
   const raw: RawWsenvConfig = {
     balancer: config[`${NAMESPACE}:balancer`],
     app: config[`${NAMESPACE}:app`],
     secretEnv: config[`${NAMESPACE}:secretEnv`],
   };
-  const problems = [...unknown];
+  const problems = [...unknown, ...misplacedSecrets];
   let spec: WsenvSpec | undefined;
   try {
     spec = parseWsenvConfig(raw);
@@ -37,23 +48,34 @@ export function specFromConfigMap(config: Record<string, unknown>): WsenvSpec {
   return spec;
 }
 
-/** Replaces every `{secure: …}` leaf (ciphertext only the CLI can open) with a placeholder string. */
-function maskSecure(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskSecure);
+/** A stack file's config: the values, each `{secure: …}` leaf (ciphertext only the CLI can open) masked. */
+export interface StackConfigFile {
+  config: Record<string, unknown>;
+  /** Where the masked leaves were, as config paths: `wsenv:secretEnv.DB_PASSWORD`, `wsenv:app.env.X`. */
+  secretPaths: string[];
+}
+
+function maskSecure(value: unknown, at: string, found: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => maskSecure(v, `${at}[${i}]`, found));
   if (value && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 1 && entries[0][0] === "secure") return "[secret]";
-    return Object.fromEntries(entries.map(([k, v]) => [k, maskSecure(v)]));
+    if (entries.length === 1 && entries[0][0] === "secure") {
+      found.push(at);
+      return "[secret]";
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, maskSecure(v, `${at}.${k}`, found)]));
   }
   return value;
 }
 
 /** Reads `Pulumi.<stack>.yaml` the way the CLI hands it to the program: its `config:` map. */
-export function readStackConfigFile(projectDir: string, stack: string): Record<string, unknown> {
+export function readStackConfigFile(projectDir: string, stack: string): StackConfigFile {
   const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`no stack file ${file} (stacks here: ${listStacks(projectDir).join(", ") || "none"})`);
   const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-  return maskSecure(doc.config ?? {}) as Record<string, unknown>;
+  const secretPaths: string[] = [];
+  const config = Object.fromEntries(Object.entries(doc.config ?? {}).map(([key, value]) => [key, maskSecure(value, key, secretPaths)]));
+  return { config, secretPaths };
 }
 
 export function listStacks(projectDir: string): string[] {

@@ -16,7 +16,8 @@ async function main(argv: string[]): Promise<number> {
   // Like the Pulumi CLI: the stack files of the project in the current folder (npm runs scripts at the root).
   const projectDir = process.cwd();
   try {
-    const spec = specFromConfigMap(readStackConfigFile(projectDir, stack));
+    const file = readStackConfigFile(projectDir, stack);
+    const spec = specFromConfigMap(file.config, file.secretPaths);
     const build = await prepareAppBuild(spec.app, { projectDir, stack });
     process.stdout.write(planEnvironment(stack, spec, build).balancer.files.nginxConf);
     return 0;

@@ -22,7 +22,7 @@ run("stack config on the real Pulumi CLI", () => {
     const project = scratchProject(projectDir);
     project.pulumi(cli!, ["stack", "init", stack, "--non-interactive"]);
     const fromCli = specFromConfigMap(configFromCli(project.pulumi(cli!, ["config", "--stack", stack, "--json"])));
-    expect(fromCli).toEqual(specFromConfigMap(readStackConfigFile(projectDir, stack)));
+    expect(fromCli).toEqual(specFromConfigMap(readStackConfigFile(projectDir, stack).config));
     fs.rmSync(project.dir, { recursive: true, force: true });
   });
 
@@ -33,7 +33,7 @@ run("stack config on the real Pulumi CLI", () => {
     const file = fs.readFileSync(path.join(project.dir, "Pulumi.e2e.yaml"), "utf8");
     expect(file).not.toContain("hunter2-wsenv");
     expect((parseYaml(file) as { config: Record<string, { DB_PASSWORD: { secure: string } }> }).config["wsenv:secretEnv"].DB_PASSWORD.secure).toMatch(/^v1:/);
-    expect(readStackConfigFile(project.dir, "e2e")["wsenv:secretEnv"]).toEqual({ DB_PASSWORD: "[secret]" });
+    expect(readStackConfigFile(project.dir, "e2e")).toMatchObject({ config: { "wsenv:secretEnv": { DB_PASSWORD: "[secret]" } }, secretPaths: ["wsenv:secretEnv.DB_PASSWORD"] });
     const shown = JSON.parse(project.pulumi(cli!, ["config", "--stack", "e2e", "--json", "--show-secrets"]));
     expect(shown["wsenv:secretEnv"]).toMatchObject({ secret: true, objectValue: { DB_PASSWORD: "hunter2-wsenv" } });
     fs.rmSync(project.dir, { recursive: true, force: true });

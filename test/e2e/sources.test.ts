@@ -43,7 +43,8 @@ describeWithEngine("deploy sources", () => {
     port = await freePort();
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-e2e-sources-"));
     const app = path.join(PROJECT_DIR, "apps/chat-php");
-    // An archive with one top-level folder, as release tarballs have, served over loopback HTTP.
+    // An archive with one top-level folder, as release tarballs have, served over loopback HTTP (so the
+    // stack opts in to private addresses).
     fs.cpSync(app, path.join(scratch, "chat-php-1.0"), { recursive: true });
     await tar.c({ gzip: true, file: path.join(scratch, "chat.tar.gz"), cwd: scratch }, ["chat-php-1.0"]);
     server = http.createServer((req, res) => {
@@ -52,7 +53,7 @@ describeWithEngine("deploy sources", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     archiveUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/chat.tar.gz`;
-    // A local bare git repository holding the app.
+    // A local bare git repository holding the app (so the stack opts in to local git).
     const work = path.join(scratch, "work");
     fs.cpSync(app, work, { recursive: true });
     const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: work });
@@ -78,7 +79,7 @@ describeWithEngine("deploy sources", () => {
   });
 
   test("from a .tar.gz archive over HTTP into ROOT: the same app, so the same image and nodes", async () => {
-    const up = await deploy({ source: archiveUrl });
+    const up = await deploy({ source: archiveUrl, allowPrivateNetwork: true });
     expect(up.outputs.deployed).toBe(archiveUrl);
     // Same bytes as the folder: same content hash, nothing to rebuild or replace.
     expect(up.lines.filter((l) => l.includes("docker:index/container:Container") && !l.startsWith("same "))).toEqual([]);
@@ -86,7 +87,7 @@ describeWithEngine("deploy sources", () => {
   });
 
   test("from a git repository into the named context chat", async () => {
-    const up = await deploy({ source: repoUrl, ref: "main", context: "chat" });
+    const up = await deploy({ source: repoUrl, ref: "main", context: "chat", allowLocalGit: true });
     expect(String(up.outputs.deployed)).toMatch(new RegExp(`^${repoUrl}@[0-9a-f]{40}$`));
     expect(up.outputs.url).toBe(`http://localhost:${port}/chat/`);
     await chatWorks("/chat/");

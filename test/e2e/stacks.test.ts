@@ -1,5 +1,4 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import WebSocket from "ws";
 import { LOCAL_IMAGES, PROJECT_DIR, TOMCAT_IMAGE, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
@@ -26,7 +25,9 @@ describeWithEngine("the node stack", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    app = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-node-app-"));
+    // Inside the project (in its ignored .wsenv/), as a folder source must be.
+    fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
+    app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", "node-app-"));
     fs.cpSync(path.join(__dirname, "fixtures/node-app"), app, { recursive: true });
     fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(app, "node_modules/ws"), { recursive: true });
     await runner("down", STACK);

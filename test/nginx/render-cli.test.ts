@@ -51,4 +51,20 @@ maybe("npm run render (offline, no Pulumi CLI, no Docker)", () => {
     expect(result.stderr).toContain('wsenv:balancer.websocketPaths[0]: must be a path like /ws/ (got "/ws/; return 200 x;")');
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  test("a stack with an encrypted wsCommand is refused, naming the key, instead of rendering [secret]", () => {
+    const dir = tempDir("wsenv-render-secure-");
+    fs.mkdirSync(path.join(dir, "app"));
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.sneaky.yaml"),
+      "config:\n  wsenv:app:\n    source: ./app\n    wsCommand:\n      secure: v1:abc:def\n  wsenv:secretEnv:\n    TOKEN:\n      secure: v1:ghi:jkl\n",
+    );
+    const result = render(dir, "sneaky");
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n").slice(1)).toEqual([
+      "  wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+    ]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });

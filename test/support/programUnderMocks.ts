@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import * as path from "path";
 
 /** One registration the program made, as the engine would see it. */
@@ -22,11 +23,17 @@ export interface ProgramRun {
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
+/** The address the mock engine gives a container: distinct for distinct names, stable across runs. */
+export function fakeAddress(resourceName: string): string {
+  const digest = createHash("sha256").update(resourceName).digest();
+  return `10.9.${digest[0]}.${(digest[1] % 250) + 2}`;
+}
+
 /** Plausible provider outputs for the resources the program declares, so dependents see real shapes. */
 function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
   switch (args.type) {
     case "docker:index/container:Container":
-      return { ...args.inputs, networkDatas: [{ networkName: "net", ipAddress: `10.9.0.${(args.name.length % 200) + 2}` }] };
+      return { ...args.inputs, networkDatas: [{ networkName: "net", ipAddress: fakeAddress(args.name) }] };
     case "docker:index/remoteImage:RemoteImage":
       return { ...args.inputs, imageId: `sha256:${"ab".repeat(32)}`, repoDigest: `${args.inputs.name}@sha256:${"cd".repeat(32)}` };
     case "docker:index/image:Image":
@@ -40,9 +47,10 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, unknow
 
 /**
  * Runs the unchanged program (index.ts) with `config` as the stack config, under pulumi.runtime.setMocks,
- * in a fresh module registry, and returns every registration and the resolved stack outputs.
+ * in a fresh module registry, and returns every registration and the resolved stack outputs. `secretKeys`
+ * are the config keys the engine would mark secret (a key is secret when any value under it is).
  */
-export async function runProgram(config: Record<string, unknown>, stack = "dev"): Promise<ProgramRun> {
+export async function runProgram(config: Record<string, unknown>, stack = "dev", secretKeys: string[] = []): Promise<ProgramRun> {
   const registrations: Registration[] = [];
   const parents = new Map<string, string>();
   const secrets = new Map<string, string[]>();
@@ -65,7 +73,7 @@ export async function runProgram(config: Record<string, unknown>, stack = "dev")
     stack,
     false,
   );
-  sdk.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+  sdk.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), secretKeys);
   // As the Pulumi language host does: a root Stack resource, then the program inside it.
   let outputs: unknown;
   let failure: unknown;

@@ -1,4 +1,5 @@
-import { Registration, runProgram } from "../support/programUnderMocks";
+import { createHash } from "crypto";
+import { Registration, fakeAddress, runProgram } from "../support/programUnderMocks";
 
 const devConfig = {
   "wsenv:balancer": { port: 8080, websocketPaths: ["/ws/"] },
@@ -8,6 +9,11 @@ const devConfig = {
 const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:local:Command";
 const byType = (regs: Registration[], type: string) => regs.filter((r) => r.type === type);
+/** The balancer files the config step pipes to its script: nginx.conf and the snippet, base64 lines. */
+const appliedFiles = (regs: Registration[]) => {
+  const [nginxConf, snippet] = String(byType(regs, COMMAND)[0].inputs.stdin).trimEnd().split("\n").map((line) => Buffer.from(line, "base64").toString("utf8"));
+  return { nginxConf, snippet };
+};
 
 describe("the program under mocks", () => {
   jest.setTimeout(60_000);
@@ -55,23 +61,24 @@ describe("the program under mocks", () => {
   test("the balancer container's limits follow the config: nofile = worker_rlimit_nofile, a higher CPU weight", async () => {
     const { registrations } = await runProgram({ ...devConfig, "wsenv:balancer": { ...devConfig["wsenv:balancer"], workerConnections: 8192, cpuShares: 2048 } });
     const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;
-    const conf = (byType(registrations, COMMAND)[0].inputs.environment as Record<string, string>).WSENV_NGINX_CONF;
-    expect(conf).toContain("worker_rlimit_nofile 9216;");
+    expect(appliedFiles(registrations).nginxConf).toContain("worker_rlimit_nofile 9216;");
     expect(balancer.inputs.ulimits).toEqual([{ name: "nofile", soft: 9216, hard: 9216 }]);
     expect(balancer.inputs.cpuShares).toBe(2048);
     for (const node of byType(registrations, CONTAINER).filter((c) => c !== balancer)) expect(node.inputs.cpuShares).toBeUndefined();
   });
 
-  test("the balancer container carries no config: its files go to the config resource", async () => {
-    const { registrations } = await runProgram(devConfig);
+  test("the balancer container carries no config: its files go to the config resource, on stdin", async () => {
+    const { registrations } = await runProgram({ ...devConfig, "wsenv:balancer": { ...devConfig["wsenv:balancer"], snippet: "add_header X-Snippet yes;" } });
     const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;
     expect(JSON.stringify(balancer.inputs)).not.toContain("proxy_pass");
     expect(balancer.inputs.uploads ?? []).toEqual([]);
     const config = byType(registrations, COMMAND)[0];
-    const env = config.inputs.environment as Record<string, string>;
-    expect(env.WSENV_BALANCER).toBe("wsenv-dev-balancer");
-    expect(env.WSENV_NGINX_CONF).toContain("upstream wsenv_ws");
-    expect(config.inputs.triggers).toEqual(["wsenv-balancer-container-id"]);
+    // Only short values in the environment: the kernel caps each one, and the files can be large.
+    expect(Object.keys(config.inputs.environment as Record<string, string>).sort()).toEqual(["WSENV_BALANCER", "WSENV_HEALTH_PATH", "WSENV_REVISION"]);
+    expect((config.inputs.environment as Record<string, string>).WSENV_BALANCER).toBe("wsenv-dev-balancer");
+    expect(appliedFiles(registrations).nginxConf).toContain("upstream wsenv_ws");
+    expect(appliedFiles(registrations).snippet).toContain("add_header X-Snippet yes;");
+    expect((config.inputs.triggers as string[])[0]).toBe("wsenv-balancer-container-id");
   });
 
   test("changing only the rendered config leaves every container's inputs unchanged", async () => {
@@ -82,8 +89,7 @@ describe("the program under mocks", () => {
     });
     const containers = (run: typeof before) => byType(run.registrations, CONTAINER).map((c) => [c.name, c.inputs]);
     expect(containers(after)).toEqual(containers(before));
-    const conf = (run: typeof before) => (byType(run.registrations, COMMAND)[0].inputs.environment as Record<string, string>).WSENV_NGINX_CONF;
-    expect(conf(after)).not.toEqual(conf(before));
+    expect(appliedFiles(after.registrations).nginxConf).not.toEqual(appliedFiles(before.registrations).nginxConf);
   });
 
   test("two runs give identical inputs and outputs", async () => {
@@ -120,13 +126,36 @@ describe("the program under mocks", () => {
     expect(tuned).toEqual(two);
   });
 
+  test("a rotated secret rolls the nodes under new names, and no name holds a plain hash of the value", async () => {
+    const names = (run: Awaited<ReturnType<typeof runProgram>>) => byType(run.registrations, CONTAINER).map((c) => c.inputs.name as string).filter((n) => n.includes("-app-"));
+    const withSecret = (value: string) => runProgram({ ...devConfig, "wsenv:secretEnv": { DB_PASSWORD: value } }, "dev", ["wsenv:secretEnv"]);
+    const first = names(await withSecret("old-password"));
+    expect(names(await withSecret("old-password"))).toEqual(first);
+    const rotated = names(await withSecret("new-password"));
+    expect(rotated.filter((n) => first.includes(n))).toEqual([]);
+    const plainHashes = ["old-password", "new-password"].map((v) => createHash("sha256").update(v).digest("hex"));
+    for (const name of [...first, ...rotated]) expect(plainHashes.some((h) => h.includes(name.split("-app-")[1].split("-")[0]))).toBe(false);
+  });
+
+  test("an empty secretEnv leaves the nodes' environment in the clear, so diffs show it", async () => {
+    const { registrations } = await runProgram(devConfig);
+    for (const node of byType(registrations, CONTAINER).filter((c) => String(c.inputs.name).includes("-app-"))) expect(node.secretInputs ?? []).toEqual([]);
+  });
+
   test("the config step runs after the nodes and again when a node's address changes", async () => {
     const { registrations } = await runProgram(devConfig);
-    const env = byType(registrations, COMMAND)[0].inputs.environment as Record<string, string>;
     const addresses = byType(registrations, CONTAINER)
       .filter((c) => String(c.inputs.name).includes("-app-"))
-      .map(() => expect.stringMatching(/^10\.9\.0\.\d+$/));
-    expect(env.WSENV_UPSTREAM_ADDRESSES.split(" ")).toEqual(addresses);
+      .map((c) => fakeAddress(c.name));
+    expect(new Set(addresses).size).toBe(2);
+    expect((byType(registrations, COMMAND)[0].inputs.triggers as string[])[1]).toBe(addresses.join(" "));
+  });
+
+  test("a secret anywhere in wsenv:app stops the program before any resource, naming the key", async () => {
+    const run = await runProgram({ ...devConfig, "wsenv:secretEnv": { DB_PASSWORD: "x" } }, "dev", ["wsenv:app", "wsenv:secretEnv"]);
+    expect(run.error?.message).toContain("wsenv:app: must be plain text, not a secret (secure:)");
+    expect(run.error?.message).not.toContain("wsenv:secretEnv:");
+    expect(run.registrations.filter((r) => r.custom)).toEqual([]);
   });
 
   test("secrets reach the nodes as Pulumi secrets, never in plain inputs", async () => {

@@ -30,7 +30,7 @@ describe("stack config schema", () => {
       workerConnections: 65536,
       cpuShares: 1024,
       drainTimeout: "10m",
-      connectTimeout: "1s",
+      connectTimeout: "5s",
       maxFails: 1,
       failTimeout: "10s",
       healthPath: "/_wsenv/health",
@@ -116,6 +116,16 @@ describe("stack config schema", () => {
     ["an env name with a dash", { app: { ...app, env: { "DB-HOST": "x" } } }, "wsenv:app.env.DB-HOST", "environment variable name"],
     ["a reserved env name", { app: { ...app, env: { WSENV_NODE_NAME: "x" } } }, "wsenv:app.env.WSENV_NODE_NAME", "reserved"],
     ["a secret also set in plain env", { app: { ...app, env: { TOKEN: "a" } }, secretEnv: { TOKEN: "b" } }, "wsenv:secretEnv.TOKEN", "also set in wsenv:app.env"],
+    // Sizes are bounded here, before any resource exists, not by a failure halfway through `up`.
+    ["a snippet of 64 Ki three-byte characters", { app, balancer: { snippet: "€".repeat(65536) } }, "wsenv:balancer.snippet", "at most 64 KiB (65536 bytes of UTF-8)"],
+    ["a 100,000-character websocket path", { app, balancer: { websocketPaths: [`/${"a".repeat(99999)}`] } }, "wsenv:balancer.websocketPaths[0]", "at most 256 characters"],
+    ["a 100,000-character health path", { app, balancer: { healthPath: `/${"a".repeat(99999)}` } }, "wsenv:balancer.healthPath", "at most 256 characters"],
+    ["a 300-character image", { app, balancer: { image: `${"a".repeat(300)}:1` } }, "wsenv:balancer.image", "at most 255 characters"],
+    ["300 env variables", { app: { ...app, env: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`V${i}`, "x"])) } }, "wsenv:app.env", "at most 256 variables"],
+    ["a memory limit of YAML's .inf", { app: { ...app, memoryMb: Infinity } }, "wsenv:app.memoryMb", "(got Infinity)"],
+    ["a node count of YAML's .nan", { app: { ...app, nodes: NaN } }, "wsenv:app.nodes", "(got NaN)"],
+    ["a path with an invisible line separator", { app, balancer: { websocketPaths: ["/ws/\u2028"] } }, "wsenv:balancer.websocketPaths[0]", '(got "/ws/\\u2028")'],
+    ["a host with a next-line character", { app, balancer: { publicHost: "chat\u0085.example.com" } }, "wsenv:balancer.publicHost", '(got "chat\\u0085.example.com")'],
   ];
 
   test.each(bad)("%s is rejected and the error names the key", (_what, raw, key, fragment) => {
@@ -158,5 +168,28 @@ describe("app sources", () => {
     ["git+https://example.com/chat", { kind: "git", url: "https://example.com/chat" }],
   ])("%s is deployed as %j", (source, expected) => {
     expect(classifySource(source, undefined)).toEqual({ ...expected, ...(expected.kind === "git" ? { ref: undefined } : {}) });
+  });
+});
+
+describe("secrets only where secrets belong", () => {
+  const config = { "wsenv:app": { ...app, wsCommand: "[secret]", env: { MODE: "[secret]" } }, "wsenv:secretEnv": { DB_PASSWORD: "[secret]" } };
+
+  test("an encrypted value outside wsenv:secretEnv is an error naming its path", () => {
+    const paths = ["wsenv:app.wsCommand", "wsenv:app.env.MODE", "wsenv:balancer.snippet", "wsenv:secretEnv.DB_PASSWORD"];
+    try {
+      specFromConfigMap(config, paths);
+      throw new Error("expected a ConfigError");
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        "wsenv:app.env.MODE: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+        "wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+        "wsenv:balancer.snippet: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+      ]);
+    }
+  });
+
+  test("encrypted values in wsenv:secretEnv, and in other namespaces, are fine", () => {
+    const plain = { "wsenv:app": app, "wsenv:secretEnv": { DB_PASSWORD: "x" }, "docker:host": "[secret]" };
+    expect(specFromConfigMap(plain, ["wsenv:secretEnv", "wsenv:secretEnv.DB_PASSWORD", "docker:host"]).secretEnv).toEqual({ DB_PASSWORD: "x" });
   });
 });
