@@ -72,10 +72,16 @@ export class BalancerNode extends pulumi.ComponentResource {
       {
         create: renderApplyScript(),
         stdin: files.apply(applyStdin),
-        environment: { WSENV_BALANCER: container.name, WSENV_REVISION: files.revision, WSENV_HEALTH_PATH: args.healthPath },
-        // Runs again, besides on new files: for a new container, which starts from the image's default
-        // config, and for a node back under a new address (nginx resolves node names only when it loads).
-        triggers: [container.id, pulumi.output(args.upstreamAddresses).apply((addresses) => addresses.join(" "))],
+        environment: {
+          WSENV_BALANCER: container.name,
+          WSENV_REVISION: files.revision,
+          WSENV_HEALTH_PATH: args.healthPath,
+          // nginx resolves node names only when it loads its config: a node back under a new address
+          // changes this value, and so runs the step again (an update). The script reports them.
+          WSENV_UPSTREAM_ADDRESSES: pulumi.output(args.upstreamAddresses).apply((addresses) => addresses.join(" ")),
+        },
+        // A new container starts from the image's default config and must get the files again.
+        triggers: [container.id],
       },
       { parent: this },
     );

@@ -485,6 +485,10 @@ function copyTree(from: string, to: string): void {
 function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string, into: string): string {
   const folder = insideProject("folder", source.path, projectDir);
   if (!fs.statSync(folder).isDirectory()) throw sourceError(`folder ${source.path} does not exist (looked at ${folder})`);
+  // The project folder itself holds the stack files and the staging folder this copy would be written to.
+  if (folder === fs.realpathSync(projectDir)) {
+    throw sourceError(`must be a folder inside the project, not the project folder itself (got ${JSON.stringify(source.path)}); put the app in a subfolder such as ./app`);
+  }
   copyTree(folder, into);
   return source.path;
 }

@@ -22,8 +22,9 @@ export function applyStdin(files: Pick<BalancerFiles, "nginxConf" | "snippet">):
  * If nginx could not load it after all (it keeps the old config then), the step fails with its error log.
  *
  * Inputs: the two files on stdin ({@link applyStdin}), never in environment values, whose size the kernel
- * caps (an over-long one fails the exec with "Argument list too long"); the environment holds only
- * WSENV_BALANCER (container), WSENV_REVISION (the files' revision) and WSENV_HEALTH_PATH.
+ * caps (an over-long one fails the exec with "Argument list too long"); the environment holds only short
+ * values: WSENV_BALANCER (container), WSENV_REVISION (the files' revision), WSENV_HEALTH_PATH and
+ * WSENV_UPSTREAM_ADDRESSES (the nodes' current addresses, reported when the config is live).
  */
 export function renderApplyScript(layout: NginxLayout = NGINX_IMAGE_LAYOUT): string {
   const probe = `exec 3<>/dev/tcp/127.0.0.1/${layout.listenPort} && printf "GET $1 HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n" >&3 && cat <&3`;
@@ -54,7 +55,7 @@ for _ in $(seq 1 100); do
     if docker exec "$c" bash -c '${probe}' _ "$WSENV_HEALTH_PATH" 2>/dev/null | grep -q "wsenv-config=$WSENV_REVISION"; then
         seen=$((seen + 1))
         if [ "$seen" -ge 3 ]; then
-            echo "wsenv: balancer $c serves config $WSENV_REVISION (nginx -t passed, graceful reload done)"
+            echo "wsenv: balancer $c serves config $WSENV_REVISION for the nodes at $WSENV_UPSTREAM_ADDRESSES (nginx -t passed, graceful reload done)"
             exit 0
         fi
     else

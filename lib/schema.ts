@@ -67,8 +67,8 @@ export const balancerSchema = z.strictObject({
     .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
   drainTimeout: duration.default("10m")
     .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
-  connectTimeout: duration.default("5s")
-    .describe("How long connecting to a node may take before the next node is tried. It outlasts two retries of a dropped SYN (the kernel resends after 1 s and 3 s), which a burst against a small accept backlog needs."),
+  connectTimeout: duration.default("1500ms")
+    .describe("How long connecting to a node may take before the next node is tried. The default outlasts one retry of a dropped SYN (the kernel resends it after 1 s, as when a burst fills a small accept backlog) and keeps a dead node's cost per request under 2 s; 4s outlasts two retries."),
   maxFails: z.number().int("must be a whole number").min(0, "must be 0 or more").max(100, "must be at most 100").default(1)
     .describe("Failures within `failTimeout` after which a node is taken out for `failTimeout`."),
   failTimeout: duration.default("10s")

@@ -30,7 +30,7 @@ esac
     spawnSync("/bin/sh", ["-c", renderApplyScript(layout)], {
       input: applyStdin(files),
       encoding: "utf8",
-      env: { PATH: `${bin}:${process.env.PATH}`, WSENV_BALANCER: "b", WSENV_REVISION: "r1", WSENV_HEALTH_PATH: "/_wsenv/health" },
+      env: { PATH: `${bin}:${process.env.PATH}`, WSENV_BALANCER: "b", WSENV_REVISION: "r1", WSENV_HEALTH_PATH: "/_wsenv/health", WSENV_UPSTREAM_ADDRESSES: "10.0.0.2 10.0.0.3" },
     });
   const live = () => [fs.readFileSync(layout.confFile, "utf8"), fs.readFileSync(layout.snippetFile, "utf8")];
   return { dir, apply, live };
@@ -45,7 +45,7 @@ describe("the balancer config step", () => {
     const result = t.apply({ nginxConf, snippet });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain("serves config r1");
+    expect(result.stdout).toContain("serves config r1 for the nodes at 10.0.0.2 10.0.0.3");
     expect(t.live()).toEqual([nginxConf, snippet]);
     expect(fs.readFileSync(path.join(t.dir, "kills"), "utf8")).toBe("kill --signal HUP b\n");
     fs.rmSync(t.dir, { recursive: true, force: true });

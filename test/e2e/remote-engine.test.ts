@@ -56,7 +56,7 @@ describeWithEngine("deploying through DOCKER_HOST", () => {
     const second = await runner("up", STACK, 240_000, { DOCKER_HOST: dockerHost });
     expect(second.code).toBe(0);
     // Only the config step changed, and its docker exec and kill calls came through DOCKER_HOST.
-    expect(second.lines.filter((l) => !l.startsWith("same "))).toEqual(["update command:local:Command wsenv-balancer-config (changed: environment)"]);
+    expect(second.lines.filter((l) => !l.startsWith("same "))).toEqual(["update command:local:Command wsenv-balancer-config (changed: environment,stdin)"]);
     expect(requests.some((r) => /^POST \S*\/containers\/wsenv-e2e-remote-balancer\/exec$/.test(r))).toBe(true);
     expect(requests.some((r) => /^POST \S*\/containers\/wsenv-e2e-remote-balancer\/kill\?signal=HUP/.test(r))).toBe(true);
     expect((await httpGet(`http://127.0.0.1:${port}/`)).headers["x-remote"]).toBe("two");

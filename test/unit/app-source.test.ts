@@ -73,6 +73,12 @@ async function tarGzOfSite(): Promise<Buffer> {
   return fs.readFileSync(archive);
 }
 
+describe("the project folder itself as the source", () => {
+  test.each([".", "./", "site/.."])("%s is refused with a message naming the key, not a copy error", async (source) => {
+    await expect(stage({ source })).rejects.toThrow(/wsenv:app\.source: must be a folder inside the project, not the project folder itself \(got "[^"]+"\); put the app in a subfolder/);
+  });
+});
+
 describe("deploying the application", () => {
   test("from a local folder: the build context holds the Dockerfile, the supervisor and the app", async () => {
     const build = await stage({ source: "./site" });

@@ -74,11 +74,11 @@ describe("the program under mocks", () => {
     expect(balancer.inputs.uploads ?? []).toEqual([]);
     const config = byType(registrations, COMMAND)[0];
     // Only short values in the environment: the kernel caps each one, and the files can be large.
-    expect(Object.keys(config.inputs.environment as Record<string, string>).sort()).toEqual(["WSENV_BALANCER", "WSENV_HEALTH_PATH", "WSENV_REVISION"]);
+    expect(Object.keys(config.inputs.environment as Record<string, string>).sort()).toEqual(["WSENV_BALANCER", "WSENV_HEALTH_PATH", "WSENV_REVISION", "WSENV_UPSTREAM_ADDRESSES"]);
     expect((config.inputs.environment as Record<string, string>).WSENV_BALANCER).toBe("wsenv-dev-balancer");
     expect(appliedFiles(registrations).nginxConf).toContain("upstream wsenv_ws");
     expect(appliedFiles(registrations).snippet).toContain("add_header X-Snippet yes;");
-    expect((config.inputs.triggers as string[])[0]).toBe("wsenv-balancer-container-id");
+    expect(config.inputs.triggers).toEqual(["wsenv-balancer-container-id"]);
   });
 
   test("changing only the rendered config leaves every container's inputs unchanged", async () => {
@@ -148,7 +148,7 @@ describe("the program under mocks", () => {
       .filter((c) => String(c.inputs.name).includes("-app-"))
       .map((c) => fakeAddress(c.name));
     expect(new Set(addresses).size).toBe(2);
-    expect((byType(registrations, COMMAND)[0].inputs.triggers as string[])[1]).toBe(addresses.join(" "));
+    expect((byType(registrations, COMMAND)[0].inputs.environment as Record<string, string>).WSENV_UPSTREAM_ADDRESSES).toBe(addresses.join(" "));
   });
 
   test("a secret anywhere in wsenv:app stops the program before any resource, naming the key", async () => {

@@ -30,7 +30,7 @@ describe("stack config schema", () => {
       workerConnections: 65536,
       cpuShares: 1024,
       drainTimeout: "10m",
-      connectTimeout: "5s",
+      connectTimeout: "1500ms",
       maxFails: 1,
       failTimeout: "10s",
       healthPath: "/_wsenv/health",
