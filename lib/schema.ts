@@ -169,6 +169,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A problem with `wsenv:app.source` found while staging it (I/O), reported like every other config problem. */
+export function sourceError(message: string): ConfigError {
+  return new ConfigError([`wsenv:app.source: ${message}`]);
+}
+
 const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
 
 /** Tells a folder, an archive and a git repository apart, by the rules the README lists. */
