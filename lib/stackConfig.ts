@@ -34,7 +34,7 @@ export function specFromConfigMap(config: Record<string, unknown>, secretPaths: 
   const raw: RawWsenvConfig = {
     balancer: config[`${NAMESPACE}:balancer`],
     app: config[`${NAMESPACE}:app`],
-    secretEnv: config[`${NAMESPACE}:secretEnv`],
+    secretEnv: config[SECRETS_KEY],
   };
   const problems = [...unknown, ...misplacedSecrets];
   let spec: WsenvSpec | undefined;

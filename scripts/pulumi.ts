@@ -6,8 +6,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-
-import { currentToolchainDir, readManifest } from "./toolchain";
+import { currentToolchainDir, isComplete, readManifest } from "./toolchain";
 
 type Resolve = () => Promise<string>;
 
@@ -30,7 +29,7 @@ export function cliUnavailableMessage(npmReason: string, toolchainReason: string
 export function toolchainCli(): string {
   const { dir, parts } = currentToolchainDir();
   const manifest = readManifest(dir);
-  if (manifest?.complete) return path.join(dir, "bin", "pulumi");
+  if (isComplete(manifest, parts)) return path.join(dir, "bin", "pulumi");
   const missing = parts.map((part) => part.binary).filter((binary) => !manifest?.built.includes(binary));
   throw new Error(`the toolchain in ${dir} lacks ${missing.join(", ")} (\`npm run toolchain\` says why)`);
 }

@@ -92,11 +92,14 @@ export function toolchainRoot(): string {
   return process.env.WSENV_TOOLCHAIN_DIR ?? path.join(os.homedir(), ".cache", "wsenv", "toolchain");
 }
 
-/** What a finished step leaves behind: the binaries that are built, and whether all of them are. */
+/** What a finished step leaves behind: the binaries that are built. */
 export interface Manifest {
   built: string[];
-  complete: boolean;
 }
+
+/** Whether every part of the toolchain is built. */
+export const isComplete = (manifest: Manifest | undefined, parts: ToolchainPart[]): boolean =>
+  parts.every((part) => manifest?.built.includes(part.binary) ?? false);
 
 export function readManifest(dir: string): Manifest | undefined {
   try {
@@ -163,8 +166,8 @@ function main(): number {
   const { dir, parts } = currentToolchainDir();
   const cli = parts[0];
   const previous = readManifest(dir);
-  if (previous?.complete) {
-    step(`cached in ${dir}: ${previous.built.join(", ")}; nothing to do`);
+  if (isComplete(previous, parts)) {
+    step(`cached in ${dir}: ${previous!.built.join(", ")}; nothing to do`);
     return 0;
   }
   const built = previous?.built ?? [];
@@ -172,7 +175,7 @@ function main(): number {
     step(`building ${cli.binary} ${cli.version} from ${cli.module} (a few minutes the first time)`);
     buildCli(dir, cli.version);
     built.push(cli.binary);
-    writeManifest(dir, { built, complete: false });
+    writeManifest(dir, { built });
   }
   step(`${cli.binary} ${cli.version} in ${path.join(dir, "bin")}`);
   // Every module is asked before anything stops, so one run names every module the proxy refuses.

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cacheDir, readManifest, refusalParagraph, toolchainParts } from "../../scripts/toolchain";
+import { cacheDir, isComplete, readManifest, refusalParagraph, toolchainParts } from "../../scripts/toolchain";
 
 const goMod = "module x\n\nrequire (\n\tgithub.com/pulumi/pulumi/pkg/v3 v3.276.0\n\tgithub.com/pulumi/pulumi/sdk/v3 v3.276.0\n)\n";
 const packageJson = { dependencies: { "@pulumi/docker": "5.2.0", "@pulumi/command": "1.2.1" } };
@@ -43,8 +43,15 @@ describe("npm run toolchain", () => {
   test("a folder without a manifest has nothing built; one with a manifest says what is", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-toolchain-"));
     expect(readManifest(dir)).toBeUndefined();
-    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ built: ["pulumi"], complete: false }));
-    expect(readManifest(dir)).toEqual({ built: ["pulumi"], complete: false });
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ built: ["pulumi"] }));
+    expect(readManifest(dir)).toEqual({ built: ["pulumi"] });
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the toolchain is complete only when every part is built", () => {
+    const parts = toolchainParts(goMod, packageJson);
+    expect(isComplete(undefined, parts)).toBe(false);
+    expect(isComplete({ built: ["pulumi"] }, parts)).toBe(false);
+    expect(isComplete({ built: parts.map((p) => p.binary) }, parts)).toBe(true);
   });
 });
