@@ -41,11 +41,12 @@ export function secretEnvDigest(stack: string, secretEnv: Record<string, string>
 
 /**
  * A node's revision: a hash of every node input that Docker can only change by replacing the container
- * (image, environment, ports, command, secrets through {@link secretEnvDigest}). Nodes of a new revision
- * get new names, so they start beside the old ones instead of colliding with them. Memory and restart
- * policy update in place and stay out.
+ * (image, environment, ports, command, secrets through {@link secretEnvDigest}), and of the health check,
+ * which the Docker provider records but never applies to a running container. Nodes of a new revision get
+ * new names, so they start beside the old ones instead of colliding with them. Memory and restart policy
+ * update in place and stay out.
  */
-export function nodeRevision(app: AppSpec, imageName: string, secretDigest: string): string {
+export function nodeRevision(app: AppSpec, imageName: string, secretDigest: string, healthCheck: string[]): string {
   const replacing = {
     imageName,
     stack: app.stack,
@@ -55,6 +56,7 @@ export function nodeRevision(app: AppSpec, imageName: string, secretDigest: stri
     wsCommand: app.wsCommand,
     env: Object.entries(app.env).sort(([a], [b]) => (a < b ? -1 : 1)),
     secretDigest,
+    healthCheck,
   };
   return shortHash(JSON.stringify(replacing), 8);
 }

@@ -57,7 +57,8 @@ export interface EnvironmentPlan {
 export function planEnvironment(stackName: string, spec: WsenvSpec, build: PreparedAppBuild): EnvironmentPlan {
   const { app, balancer } = spec;
   const imageName = appImageName(stackName, build.contentHash);
-  const revision = nodeRevision(app, imageName, secretEnvDigest(stackName, spec.secretEnv));
+  const healthCheck = healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null);
+  const revision = nodeRevision(app, imageName, secretEnvDigest(stackName, spec.secretEnv), healthCheck);
   const alias = peersAlias(stackName);
   const nodes = Array.from({ length: app.nodes }, (_, index) => {
     const name = appNodeName(stackName, revision, index);
@@ -110,7 +111,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       peersAlias: alias,
       httpPort: app.httpPort,
       wsPort: app.wsPort,
-      healthCheck: healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null),
+      healthCheck,
       memoryMb: app.memoryMb,
       restart: app.restart,
       capabilities: STACK_PRESETS[app.stack].capabilities,
