@@ -37,8 +37,13 @@ if [ -n "\${WSENV_WS_COMMAND:-}" ]; then
         trap 'if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi; exit 0' TERM
         trap '' INT QUIT WINCH
         cd "\${WSENV_CONTEXT_DIR:-.}" || exit 1
+        # As root, the socket server runs as the stack's unprivileged user (setpriv execs, so the PID stays).
+        run_as=""
+        if [ -n "\${WSENV_WS_USER:-}" ] && [ "$(id -u)" = 0 ]; then
+            run_as="setpriv --reuid=$WSENV_WS_USER --regid=$WSENV_WS_USER --init-groups --"
+        fi
         while :; do
-            sh -c "$WSENV_WS_COMMAND" &
+            $run_as sh -c "$WSENV_WS_COMMAND" &
             child=$!
             wait "$child"
             echo "wsenv-supervise: socket server exited with status $?; restarting in 1 s" >&2
@@ -88,6 +93,8 @@ export function renderDockerfile(app: AppSpec): string {
     `COPY app/ ${app.contextDir}/`,
     `WORKDIR ${app.contextDir}`,
     ...preset.postCopySteps,
+    // Last, so the dependency install above still runs as root at build time.
+    ...(preset.runAs ? [`USER ${preset.runAs}`] : []),
     `CMD ${execForm(["wsenv-supervise", ...preset.serverCommand])}`,
     "",
   ].join("\n");

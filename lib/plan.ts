@@ -60,6 +60,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
   const healthCheck = healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null);
   const revision = nodeRevision(app, imageName, secretEnvDigest(stackName, spec.secretEnv), healthCheck);
   const alias = peersAlias(stackName);
+  const { wsCommandUser } = STACK_PRESETS[app.stack];
   const nodes = Array.from({ length: app.nodes }, (_, index) => {
     const name = appNodeName(stackName, revision, index);
     // Sorted keys: the container's env list is compared by position.
@@ -76,6 +77,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
         WSENV_CONTEXT_PATH: app.contextPath,
         WSENV_CONTEXT_DIR: app.contextDir,
         WSENV_WS_COMMAND: app.wsCommand,
+        ...(wsCommandUser ? { WSENV_WS_USER: wsCommandUser } : {}),
       }).sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return { name, index, envs };

@@ -31,6 +31,13 @@ export interface StackPreset {
    * start as root to bind and then switch to an unprivileged user).
    */
   capabilities: string[];
+  /**
+   * The image's unprivileged user every process of the node runs as (the Dockerfile's USER), or null when
+   * the stack's server must start as root and drops to its own user itself (Apache).
+   */
+  runAs: string | null;
+  /** The unprivileged user the supervisor switches `app.wsCommand` to when the node runs as root. */
+  wsCommandUser: string | null;
 }
 
 export const STACK_NAMES = ["apache-php", "node", "tomcat"] as const;
@@ -49,6 +56,9 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     postCopySteps: [],
     // Apache's parent switches its children to www-data (SETUID/SETGID) and signals them (KILL).
     capabilities: ["SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"],
+    runAs: null,
+    // The same user as Apache's children; the switch uses the SETUID/SETGID the node keeps for Apache.
+    wsCommandUser: "www-data",
   },
   node: {
     image: "node:20",
@@ -64,6 +74,9 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
       "RUN if [ -d node_modules ]; then echo 'using the node_modules shipped with the app'; elif [ -f package-lock.json ]; then npm ci --omit=dev; elif [ -f package.json ]; then npm install --omit=dev; fi",
     ],
     capabilities: [],
+    // The official image's own unprivileged user; nothing of the stack needs root.
+    runAs: "node",
+    wsCommandUser: null,
   },
   tomcat: {
     image: "tomcat:10.1",
@@ -75,6 +88,9 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     extensions: null,
     postCopySteps: [],
     capabilities: [],
+    // The official image has no unprivileged user, and Catalina writes logs/, work/ and temp/: root, for now.
+    runAs: null,
+    wsCommandUser: null,
   },
 };
 

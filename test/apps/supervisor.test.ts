@@ -21,9 +21,9 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 const fakeServer = (name: string, code = 0) =>
   `trap 'echo "$0 got TERM" >> ${dir}/${name}; exit ${code}' TERM; trap 'echo "$0 got WINCH" >> ${dir}/${name}; exit ${code}' WINCH; echo start >> ${dir}/${name}; for i in $(seq 100); do sleep 0.1; done`;
 
-function supervise(wsCommand: string, server: string): ChildProcess {
+function supervise(wsCommand: string, server: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn("/bin/sh", [script, "sh", "-c", server, "server"], {
-    env: { ...process.env, WSENV_WS_COMMAND: wsCommand, WSENV_CONTEXT_DIR: dir },
+    env: { ...process.env, WSENV_WS_COMMAND: wsCommand, WSENV_CONTEXT_DIR: dir, ...env },
     // stderr to a file: a pipe would keep jest waiting on any straggler that inherited it.
     stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "stderr"), "w")],
   });
@@ -71,5 +71,16 @@ describe("wsenv-supervise", () => {
     child.kill("SIGTERM");
     expect(await exited(child)).toBe(0);
     expect(read("ws")).toBe("");
+  });
+
+  // As the node runs it: the supervisor as root, switching the socket server to the stack's user.
+  (process.getuid?.() === 0 ? test : test.skip)("as root, the socket server runs as WSENV_WS_USER, the stack's server as root", async () => {
+    fs.chmodSync(dir, 0o777);
+    const child = supervise(`id -un > ${dir}/ws-user; ${fakeServer("ws")}`, `id -un > ${dir}/http-user; ${fakeServer("http")}`, { WSENV_WS_USER: "www-data" });
+    await eventually(async () => read("ws").includes("start") && read("http").includes("start"), 5000, 50);
+    expect([read("ws-user").trim(), read("http-user").trim()]).toEqual(["www-data", "root"]);
+    child.kill("SIGTERM");
+    expect(await exited(child)).toBe(0);
+    expect(read("ws")).toContain("got TERM");
   });
 });

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { chromium } from "playwright-core";
-import { ChatClient, PROJECT_DIR, RunnerResult, describeWithEngine, httpGet, leftovers, runner } from "../support/e2e";
+import { ChatClient, PROJECT_DIR, RunnerResult, containerProcesses, describeWithEngine, httpGet, leftovers, runner } from "../support/e2e";
 
 // The reference scenario on the real engine: the e2e stack (Pulumi.e2e.yaml) up, the chat page through
 // the balancer, sockets through /ws/, two browser tabs, idle sockets past nginx's 60 s default, teardown.
@@ -53,6 +53,17 @@ describeWithEngine("the chat on the real engine", () => {
     expect(page.body).toContain('id="messages"');
     expect(outputs.nodes.map((n) => n.name)).toContain(page.headers["x-wsenv-node"]);
     expect(page.body).toContain("&quot;/ws/&quot;"); // the socket path the balancer told the page
+  });
+
+  test("the app runs unprivileged: the socket server and Apache's children as www-data (33), which the chat tests below then use", () => {
+    for (const node of outputs.nodes) {
+      const processes = containerProcesses(node.name);
+      fs.mkdirSync(path.join(PROJECT_DIR, "test-output"), { recursive: true });
+      fs.writeFileSync(path.join(PROJECT_DIR, "test-output", `processes-${node.name}.txt`), processes.map((p) => `${p.uid} ${p.args}`).join("\n"));
+      const socketServer = processes.filter((p) => p.args.includes("server.php") && !p.args.startsWith("sh -c") && !p.args.includes("setpriv"));
+      expect(socketServer.map((p) => p.uid)).toEqual([33]);
+      expect(processes.filter((p) => p.args.startsWith("apache2") && p.uid === 33).length).toBeGreaterThan(0);
+    }
   });
 
   test("a message from one WebSocket client reaches another through /ws/", async () => {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import WebSocket from "ws";
-import { LOCAL_IMAGES, PROJECT_DIR, TOMCAT_IMAGE, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { LOCAL_IMAGES, PROJECT_DIR, TOMCAT_IMAGE, containerProcesses, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
 
 // The node and tomcat presets on the real engine, each through the balancer: the app in its preset's
 // directory, started by the preset's command, HTTP and WebSockets on the same port. (apache-php is what
@@ -53,6 +53,10 @@ describeWithEngine("the node stack", () => {
     expect(String(page.headers["x-wsenv-node"])).toMatch(/^wsenv-e2e-stack-node-app-[0-9a-f]{8}-[01]$/);
 
     expect(await echoOnce(`ws://127.0.0.1:${port}/ws/`)).toBe("echo:hi");
+    // Every process of the node, the supervisor and npm's server included, runs as the image's `node`.
+    const processes = containerProcesses(String(page.headers["x-wsenv-node"]));
+    expect(processes.length).toBeGreaterThan(1);
+    expect(processes.filter((p) => p.uid !== 1000)).toEqual([]);
   });
 
   test("down leaves nothing of the stack", async () => {

@@ -203,6 +203,16 @@ export class ChatClient {
   }
 }
 
+/** Every process of a running container as the host's ps sees it: numeric uid and command line. */
+export function containerProcesses(container: string): { uid: number; args: string }[] {
+  // Docker needs the pid column to map host processes to the container.
+  const lines = spawnSync("docker", ["top", container, "-eo", "pid,uid,args"], { encoding: "utf8" }).stdout.trim().split("\n").slice(1);
+  return lines.map((line) => {
+    const [, uid, args] = /^\s*\d+\s+(\d+)\s+(.*)$/.exec(line) ?? ["", "-1", line];
+    return { uid: Number(uid), args };
+  });
+}
+
 /** Names of the stack's containers and networks still on the engine. */
 export function leftovers(prefix: string): string[] {
   const containers = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" }).stdout.split("\n");
