@@ -21,6 +21,8 @@ export interface BalancerNodeArgs {
   openFilesLimit: pulumi.Input<number>;
   /** CPU weight when the host is busy (Docker's cpu shares; 1024 is a container's default). Changes in place. */
   cpuShares: pulumi.Input<number>;
+  /** Memory limit in MB. Changes in place, without replacing the container. */
+  memoryMb: pulumi.Input<number>;
   /** Capabilities kept after dropping all. */
   capabilities: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -58,6 +60,7 @@ export class BalancerNode extends pulumi.ComponentResource {
         restart: "unless-stopped",
         ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
         cpuShares: args.cpuShares,
+        memory: args.memoryMb,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
         // nginx's graceful shutdown when the container is stopped (by hand, or by the daemon shutting down);

@@ -83,6 +83,7 @@ export class Environment extends pulumi.ComponentResource {
         listenAddress: plan.balancer.listenAddress,
         openFilesLimit: plan.balancer.openFilesLimit,
         cpuShares: plan.balancer.cpuShares,
+        memoryMb: plan.balancer.memoryMb,
         capabilities: plan.balancer.capabilities,
         files: plan.balancer.files,
         healthPath: plan.balancer.healthPath,

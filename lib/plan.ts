@@ -31,6 +31,8 @@ export interface EnvironmentPlan {
     openFilesLimit: number;
     /** Relative CPU weight of the container (Docker's cpu shares). */
     cpuShares: number;
+    /** Memory limit of the container, in MB. */
+    memoryMb: number;
     capabilities: string[];
     healthPath: string;
     files: BalancerFiles;
@@ -101,6 +103,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       listenAddress: balancer.listenAddress,
       openFilesLimit: balancerOpenFilesLimit(balancer),
       cpuShares: balancer.cpuShares,
+      memoryMb: balancer.memoryMb,
       capabilities: BALANCER_CAPABILITIES,
       healthPath: balancer.healthPath,
       files,

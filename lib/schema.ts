@@ -65,6 +65,8 @@ export const balancerSchema = z.strictObject({
     .describe("Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024, so changing it replaces the balancer container."),
   cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(1024)
     .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
+  memoryMb: z.number().int("must be a whole number").min(64, "must be at least 64").max(65536, "must be at most 65536").default(2048)
+    .describe("Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 18 KiB, so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place."),
   drainTimeout: duration.default("10m")
     .describe("How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`)."),
   connectTimeout: duration.default("1500ms")

@@ -58,12 +58,13 @@ describe("the program under mocks", () => {
     }
   });
 
-  test("the balancer container's limits follow the config: nofile = worker_rlimit_nofile, a higher CPU weight", async () => {
-    const { registrations } = await runProgram({ ...devConfig, "wsenv:balancer": { ...devConfig["wsenv:balancer"], workerConnections: 8192, cpuShares: 2048 } });
+  test("the balancer container's limits follow the config: nofile = worker_rlimit_nofile, CPU weight, memory", async () => {
+    const { registrations } = await runProgram({ ...devConfig, "wsenv:balancer": { ...devConfig["wsenv:balancer"], workerConnections: 8192, cpuShares: 2048, memoryMb: 768 } });
     const balancer = byType(registrations, CONTAINER).find((c) => c.name === "wsenv-balancer-container")!;
     expect(appliedFiles(registrations).nginxConf).toContain("worker_rlimit_nofile 9216;");
     expect(balancer.inputs.ulimits).toEqual([{ name: "nofile", soft: 9216, hard: 9216 }]);
     expect(balancer.inputs.cpuShares).toBe(2048);
+    expect(balancer.inputs.memory).toBe(768);
     for (const node of byType(registrations, CONTAINER).filter((c) => c !== balancer)) expect(node.inputs.cpuShares).toBeUndefined();
   });
 

@@ -29,6 +29,7 @@ describe("stack config schema", () => {
       workerProcesses: "auto",
       workerConnections: 65536,
       cpuShares: 1024,
+      memoryMb: 2048,
       drainTimeout: "10m",
       connectTimeout: "1500ms",
       maxFails: 1,
