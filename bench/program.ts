@@ -51,8 +51,8 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
   const t0 = performance.now();
   let outputs: Record<string, unknown> | undefined;
   await sdk.runtime.runInPulumiStack(async () => {
-    const program = require(path.join(projectDir, "index")) as () => Promise<Record<string, unknown>>;
-    const result = await program();
+    // The program's named exports are the stack outputs.
+    const result = { ...(require(path.join(projectDir, "index")) as Record<string, unknown>) };
     // Resolve every output, as the engine does before it reports the stack outputs.
     const resolved: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(result)) resolved[k] = await new Promise<unknown>((r) => (sdk.output(v) as import("@pulumi/pulumi").Output<unknown>).apply((x: unknown) => r(x)));
@@ -66,7 +66,7 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
 
   // The render alone, with the same inputs the plan uses.
   const { renderBalancerFiles } = require("../lib/nginx") as typeof import("../lib/nginx");
-  const { specFromConfigMap } = require("../lib/stackConfig") as typeof import("../lib/stackConfig");
+  const { PROGRAM_ENVIRONMENT, specFromConfigMap } = require("../lib/stackConfig") as typeof import("../lib/stackConfig");
   const spec = specFromConfigMap(config);
   const input = {
     stackName: STACK,
@@ -80,8 +80,8 @@ async function measure(nodes: number, sourceMaps: boolean): Promise<Timing> {
   const r0 = performance.now();
   for (let i = 0; i < reps; i++) bytes = renderBalancerFiles(input).nginxConf.length;
   const renderMs = (performance.now() - r0) / reps;
-  const { stackPrefix } = require("../lib/naming") as typeof import("../lib/naming");
-  fs.rmSync(path.join(projectDir, ".wsenv", "build", stackPrefix(STACK)), { recursive: true, force: true });
+  const { buildContextDir, environmentPrefix } = require("../lib/naming") as typeof import("../lib/naming");
+  fs.rmSync(path.join(projectDir, buildContextDir(environmentPrefix(PROGRAM_ENVIRONMENT, STACK))), { recursive: true, force: true });
   return { nodes, sourceMaps, startupMs: sdkLoaded - processStartMs, evalMs, renderMs, totalMs, registrations, nginxConfBytes: bytes };
 }
 

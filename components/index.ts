@@ -1,4 +1,4 @@
-export * from "./appDeployment";
+export * from "./appImage";
 export * from "./appServerNode";
 export * from "./balancerNode";
 export * from "./environment";

@@ -7,8 +7,8 @@ import { promisify } from "util";
 import { SUPERVISOR_SCRIPT, renderDockerfile } from "./appImage";
 import { isInside, unpack } from "./archive";
 import { download } from "./download";
-import { stackPrefix } from "./naming";
-import { AppSource, AppSpec, sourceError, withoutCredentials } from "./schema";
+import { buildContextDir } from "./naming";
+import { AppSource, AppSpec, KeyPrefix, SourceProblem, sourceConfigError, sourceError, withoutCredentials } from "./schema";
 
 /**
  * Brings the application to this machine and stages the node image's build context: the platform's
@@ -79,7 +79,7 @@ function checkGitUrl(url: string, allowLocalGit: boolean): void {
   const shown = withoutCredentials(url);
   if (transport === undefined) throw sourceError(`git URL ${shown} must be https:// or ssh (ssh://host/path or user@host:path)`);
   if (transport === "local" && !allowLocalGit) {
-    throw sourceError(`${shown} is a git repository on this machine; set wsenv:app.allowLocalGit: true to deploy from one (expected an https:// or ssh git URL)`);
+    throw sourceError((k) => `${shown} is a git repository on this machine; set ${k}app.allowLocalGit: true to deploy from one (expected an https:// or ssh git URL)`);
   }
 }
 
@@ -129,15 +129,36 @@ function copyTree(from: string, to: string): void {
   });
 }
 
-function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string, into: string): string {
+/** The app folder as its real path, inside the project and not the project itself. */
+function appFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string): string {
   const folder = insideProject("folder", source.path, projectDir);
   if (!fs.statSync(folder).isDirectory()) throw sourceError(`folder ${source.path} does not exist (looked at ${folder})`);
   // The project folder itself holds the stack files and the staging folder this copy would be written to.
   if (folder === fs.realpathSync(projectDir)) {
     throw sourceError(`must be a folder inside the project, not the project folder itself (got ${JSON.stringify(source.path)}); put the app in a subfolder such as ./app`);
   }
-  copyTree(folder, into);
+  return folder;
+}
+
+function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string, into: string): string {
+  copyTree(appFolder(source, projectDir), into);
   return source.path;
+}
+
+/**
+ * What can be known of the source without fetching it, checked at once: a folder or archive file inside
+ * the project, a git URL of an allowed transport. A component checks this before it declares anything,
+ * so these problems fail the program where it stands instead of in a failed output later.
+ */
+export function checkSourceLocation(app: AppSpec, opts: Pick<StagingOptions, "projectDir" | "keys">): void {
+  const source = app.source;
+  try {
+    if (source.kind === "folder") appFolder(source, opts.projectDir);
+    else if (source.kind === "git") checkGitUrl(source.url, app.allowLocalGit);
+    else if (!/^https?:\/\//i.test(source.location)) insideProject("archive", source.location, opts.projectDir);
+  } catch (err) {
+    throw err instanceof SourceProblem ? sourceConfigError(err, opts.keys) : err;
+  }
 }
 
 /** sha256 over every entry's relative path, kind, executable bit and bytes, in sorted order. */
@@ -163,13 +184,23 @@ export function hashTree(root: string): string {
   return hash.digest("hex");
 }
 
+/** Where and for whom a build is staged. */
+export interface StagingOptions {
+  /** The project folder: relative sources resolve here, and sources must lie inside it. */
+  projectDir: string;
+  /** The environment's name prefix (see `environmentPrefix`): the context goes to `.wsenv/build/<prefix>/`. */
+  prefix: string;
+  /** Where the config keys live, for the messages (`wsenv:app.source` or an argument's `app.source`). */
+  keys: KeyPrefix;
+}
+
 /**
- * Fetches the application and writes the build context to `.wsenv/build/<stack>/` in the project folder:
- * the Dockerfile, the supervisor and `app/`. Throws a ConfigError naming wsenv:app.source when the source
+ * Fetches the application and writes the build context to `.wsenv/build/<prefix>/` in the project folder:
+ * the Dockerfile, the supervisor and `app/`. Throws a ConfigError naming app.source when the source
  * cannot be had, before any resource is declared, and leaves no half-staged context behind.
  */
-export async function prepareAppBuild(app: AppSpec, opts: { projectDir: string; stack: string }): Promise<PreparedAppBuild> {
-  const contextDir = path.join(".wsenv", "build", stackPrefix(opts.stack));
+export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promise<PreparedAppBuild> {
+  const contextDir = buildContextDir(opts.prefix);
   const absolute = path.resolve(opts.projectDir, contextDir);
   fs.rmSync(absolute, { recursive: true, force: true });
   fs.mkdirSync(absolute, { recursive: true });
@@ -190,6 +221,6 @@ export async function prepareAppBuild(app: AppSpec, opts: { projectDir: string; 
     return { contextDir, contentHash: hashTree(absolute), deployed };
   } catch (err) {
     fs.rmSync(absolute, { recursive: true, force: true });
-    throw err;
+    throw err instanceof SourceProblem ? sourceConfigError(err, opts.keys) : err;
   }
 }

@@ -2,31 +2,48 @@ import { createHash, scryptSync } from "crypto";
 import type { AppSpec } from "./schema";
 
 /**
- * Names of everything wsenv creates, derived from the stack name and content only (never from time or
- * randomness), so running the program twice gives identical names.
+ * Names of everything wsenv creates, derived from the environment's name, the stack name and content only
+ * (never from time or randomness), so running the program twice gives identical names.
  */
 
 function shortHash(text: string, length: number): string {
   return createHash("sha256").update(text).digest("hex").slice(0, length);
 }
 
-/**
- * `wsenv-<stack>`: lowercase DNS-label characters only, at most 36 characters, so every name built on it
- * stays a valid container name and a hostname of at most 63 characters. A stack name that had to be
- * changed gets a hash of the original, so `Dev` and `dev` never share containers.
- */
-export function stackPrefix(stack: string): string {
-  const cleaned = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").replace(/-{2,}/g, "-");
-  const fits = cleaned.slice(0, 24).replace(/-+$/, "") || "stack";
-  return fits === stack ? `wsenv-${fits}` : `wsenv-${fits}-${shortHash(stack, 5)}`;
+/** Environment names: what a component name must look like, because every Docker object name starts with it. */
+export const ENVIRONMENT_NAME = /^[a-z][a-z0-9-]{0,14}[a-z0-9]$|^[a-z]$/;
+
+/** Why a component name cannot name Docker objects, or undefined when it can. */
+export function environmentNameProblem(name: string): string | undefined {
+  return ENVIRONMENT_NAME.test(name) && !name.includes("--")
+    ? undefined
+    : `must be 1 to 16 lowercase letters, digits and single hyphens, starting with a letter (it starts every Docker object name) (got ${JSON.stringify(name)})`;
 }
 
-export const networkName = (stack: string) => `${stackPrefix(stack)}-net`;
-export const balancerContainerName = (stack: string) => `${stackPrefix(stack)}-balancer`;
+/**
+ * `<environment>-<stack>`, the start of every Docker object name of one Environment: the program's
+ * environment `wsenv` on stack `dev` is `wsenv-dev`, and `chat` beside `admin` in one stack never share a
+ * name. Lowercase DNS-label characters only and at most 36 characters, so every name built on it stays a
+ * valid container name and a hostname of at most 63. A stack name that had to be changed gets a hash of
+ * the original, so stacks `Dev` and `dev` never share containers.
+ */
+export function environmentPrefix(environment: string, stack: string): string {
+  const problem = environmentNameProblem(environment);
+  if (problem) throw new Error(`environment name: ${problem}`);
+  const cleaned = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").replace(/-{2,}/g, "-");
+  const fits = cleaned.slice(0, 29 - environment.length).replace(/-+$/, "") || "stack";
+  return fits === stack ? `${environment}-${fits}` : `${environment}-${fits}-${shortHash(stack, 5)}`;
+}
+
+/** The Docker object names of one Environment, all from its {@link environmentPrefix}. */
+export const networkName = (prefix: string) => `${prefix}-net`;
+export const balancerContainerName = (prefix: string) => `${prefix}-balancer`;
 /** A network alias every app node carries: Docker's DNS answers it with the addresses of all of them. */
-export const peersAlias = (stack: string) => `${stackPrefix(stack)}-app-peers`;
+export const peersAlias = (prefix: string) => `${prefix}-app-peers`;
 /** Local tag of the app image: one tag per content, so a changed app is a new image, not a moved tag. */
-export const appImageName = (stack: string, contentHash: string) => `${stackPrefix(stack)}-app:${contentHash.slice(0, 16)}`;
+export const appImageName = (prefix: string, contentHash: string) => `${prefix}-app:${contentHash.slice(0, 16)}`;
+/** Where the app's build context is staged, relative to the project folder. */
+export const buildContextDir = (prefix: string) => `.wsenv/build/${prefix}`;
 
 /**
  * What the secret values contribute to a node's revision. A changed secret must roll the nodes like any
@@ -61,4 +78,4 @@ export function nodeRevision(app: AppSpec, imageName: string, secretDigest: stri
   return shortHash(JSON.stringify(replacing), 8);
 }
 
-export const appNodeName = (stack: string, revision: string, index: number) => `${stackPrefix(stack)}-app-${revision}-${index}`;
+export const appNodeName = (prefix: string, revision: string, index: number) => `${prefix}-app-${revision}-${index}`;

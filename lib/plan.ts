@@ -1,5 +1,5 @@
 import type { PreparedAppBuild } from "./appSource";
-import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias, secretEnvDigest } from "./naming";
+import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevision, peersAlias } from "./naming";
 import { healthCheckCommand } from "./healthCheck";
 import { BalancerFiles, balancerOpenFilesLimit, renderBalancerFiles } from "./nginx";
 import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
@@ -14,13 +14,17 @@ import type { WsenvSpec } from "./schema";
 export interface AppNodePlan {
   /** Container name, hostname and DNS name on the environment's network. */
   name: string;
-  index: number;
   /** Environment of this node (without secrets, which the program adds as Pulumi secrets). */
   envs: Record<string, string>;
 }
 
+/** Who the plan is for: the environment's name prefix (see `environmentPrefix`) and the stack. */
+export interface EnvironmentNames {
+  prefix: string;
+  stack: string;
+}
+
 export interface EnvironmentPlan {
-  stackName: string;
   networkName: string;
   balancer: {
     containerName: string;
@@ -41,10 +45,7 @@ export interface EnvironmentPlan {
     imageName: string;
     buildContext: string;
     deployed: string;
-    revision: string;
     peersAlias: string;
-    httpPort: number;
-    wsPort: number;
     /** The node's health check: an HTTP request, and whether the socket server listens (see healthCheck.ts). */
     healthCheck: string[];
     memoryMb: number;
@@ -56,20 +57,25 @@ export interface EnvironmentPlan {
   wsUrl: string;
 }
 
-export function planEnvironment(stackName: string, spec: WsenvSpec, build: PreparedAppBuild): EnvironmentPlan {
+/**
+ * `secretDigest` stands for the secret values (see `secretEnvDigest`): the plan never sees them, so it is
+ * not a secret itself and every name and file in it stays readable in diffs.
+ */
+export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "secretEnv">, build: PreparedAppBuild, secretDigest: string): EnvironmentPlan {
   const { app, balancer } = spec;
-  const imageName = appImageName(stackName, build.contentHash);
+  const { prefix, stack } = names;
+  const imageName = appImageName(prefix, build.contentHash);
   const healthCheck = healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null);
-  const revision = nodeRevision(app, imageName, secretEnvDigest(stackName, spec.secretEnv), healthCheck);
-  const alias = peersAlias(stackName);
+  const revision = nodeRevision(app, imageName, secretDigest, healthCheck);
+  const alias = peersAlias(prefix);
   const { wsCommandUser } = STACK_PRESETS[app.stack];
   const nodes = Array.from({ length: app.nodes }, (_, index) => {
-    const name = appNodeName(stackName, revision, index);
+    const name = appNodeName(prefix, revision, index);
     // Sorted keys: the container's env list is compared by position.
     const envs: Record<string, string> = Object.fromEntries(
       Object.entries({
         ...app.env,
-        WSENV_STACK: stackName,
+        WSENV_STACK: stack,
         WSENV_NODE_NAME: name,
         WSENV_NODE_INDEX: String(index),
         WSENV_PEERS_HOST: alias,
@@ -82,11 +88,11 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
         ...(wsCommandUser ? { WSENV_WS_USER: wsCommandUser } : {}),
       }).sort(([a], [b]) => (a < b ? -1 : 1)),
     );
-    return { name, index, envs };
+    return { name, envs };
   });
 
   const files = renderBalancerFiles({
-    stackName,
+    stackName: stack,
     balancer,
     httpPort: app.httpPort,
     wsPort: app.wsPort,
@@ -94,10 +100,9 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
   });
   const origin = `${balancer.publicHost}:${balancer.port}`;
   return {
-    stackName,
-    networkName: networkName(stackName),
+    networkName: networkName(prefix),
     balancer: {
-      containerName: balancerContainerName(stackName),
+      containerName: balancerContainerName(prefix),
       image: balancer.image,
       port: balancer.port,
       listenAddress: balancer.listenAddress,
@@ -112,10 +117,7 @@ export function planEnvironment(stackName: string, spec: WsenvSpec, build: Prepa
       imageName,
       buildContext: build.contextDir,
       deployed: build.deployed,
-      revision,
       peersAlias: alias,
-      httpPort: app.httpPort,
-      wsPort: app.wsPort,
       healthCheck,
       memoryMb: app.memoryMb,
       restart: app.restart,

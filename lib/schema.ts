@@ -12,7 +12,7 @@ import {
   URL_PATH,
   durationSeconds,
 } from "./grammar";
-import { STACK_NAMES, STACK_PRESETS, StackName } from "./presets";
+import { STACK_NAMES, STACK_PRESETS } from "./presets";
 
 /**
  * The stack config schema: the only module that knows config keys and their defaults. Everything after it
@@ -122,31 +122,24 @@ export type AppSource =
 
 export type BalancerSpec = z.output<typeof balancerSchema>;
 
-export interface AppSpec {
-  stack: StackName;
+/** `app` as the schema gives it: defaults filled, before the stack's preset and the source are resolved. */
+type AppConfig = z.output<typeof appSchema>;
+
+/** The app, resolved: the schema's fields, with what the preset and the source decide filled in. */
+export type AppSpec = Omit<AppConfig, "image" | "source" | "ref" | "httpPort" | "wsPort" | "phpExtensions"> & {
   image: string;
-  nodes: number;
   source: AppSource;
   /** The source exactly as configured, for outputs and messages. */
   sourceText: string;
-  /** Whether a git source may be a repository on this machine. */
-  allowLocalGit: boolean;
-  /** Whether an archive URL may be on a loopback, link-local or private address. */
-  allowPrivateNetwork: boolean;
-  context: string;
   /** URL path of the context: `/` for ROOT, `/name/` otherwise. */
   contextPath: string;
   /** Directory in the node the application is copied to. */
   contextDir: string;
   httpPort: number;
   wsPort: number;
-  wsCommand: string;
   /** Every extension the nodes get: the stack's defaults and `phpExtensions`, sorted, no duplicates. */
   extensions: string[];
-  env: Record<string, string>;
-  memoryMb: number;
-  restart: "unless-stopped" | "always" | "on-failure" | "no";
-}
+};
 
 /** The whole environment, resolved: defaults filled, preset applied, cross-field rules checked. */
 export interface WsenvSpec {
@@ -165,15 +158,42 @@ export interface RawWsenvConfig {
 
 /** Every config problem at once, each naming the key path, what was expected and what was given. */
 export class ConfigError extends Error {
-  constructor(public readonly problems: string[]) {
-    super(`invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
+  /** `subject`: what was invalid, "stack config" or the arguments of one component. */
+  constructor(public readonly problems: string[], subject = "stack config") {
+    super(`invalid ${subject} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
     this.name = "ConfigError";
   }
 }
 
-/** A problem with `wsenv:app.source` found while staging it (I/O), reported like every other config problem. */
-export function sourceError(message: string): ConfigError {
-  return new ConfigError([`wsenv:app.source: ${message}`]);
+/**
+ * Where the keys of a problem live: `wsenv:` in the stack config (`wsenv:app.nodes`), nothing in a
+ * component's arguments (`app.nodes`), with the subject {@link ConfigError} names.
+ */
+export interface KeyPrefix {
+  prefix: string;
+  subject: string;
+}
+export const STACK_CONFIG_KEYS: KeyPrefix = { prefix: "wsenv:", subject: "stack config" };
+
+/**
+ * A problem with `app.source` found while staging it (I/O). Staging does not know where its keys live,
+ * so the message is a function of the key prefix; {@link sourceConfigError} makes it a ConfigError.
+ */
+export class SourceProblem extends Error {
+  constructor(public readonly describe: (keyPrefix: string) => string) {
+    super(describe(STACK_CONFIG_KEYS.prefix));
+    this.name = "SourceProblem";
+  }
+}
+
+/** `message`, or a function of the key prefix for a message that names another key (an opt-in). */
+export function sourceError(message: string | ((keyPrefix: string) => string)): SourceProblem {
+  return new SourceProblem(typeof message === "string" ? () => message : message);
+}
+
+/** A staging problem reported like every other config problem: naming `app.source` where the keys live. */
+export function sourceConfigError(problem: SourceProblem, keys: KeyPrefix): ConfigError {
+  return new ConfigError([`${keys.prefix}app.source: ${problem.describe(keys.prefix)}`], keys.subject);
 }
 
 const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
@@ -242,28 +262,29 @@ function describeIssues(key: string, error: z.ZodError, secret = false): string[
 }
 
 /** Parses the three config keys into a {@link WsenvSpec}, or throws a {@link ConfigError} listing every problem. */
-export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
+export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CONFIG_KEYS): WsenvSpec {
+  const k = keys.prefix;
   const problems: string[] = [];
   const balancer = balancerSchema.safeParse(raw.balancer ?? {}, { reportInput: true });
   const app = appSchema.safeParse(raw.app, { reportInput: true });
   const secretEnv = envMap.safeParse(raw.secretEnv ?? {}, { reportInput: true });
-  if (raw.app === undefined) problems.push("wsenv:app: is required (at least app.source: a folder, an archive or a git URL)");
-  else if (!app.success) problems.push(...describeIssues("wsenv:app", app.error));
-  if (!balancer.success) problems.push(...describeIssues("wsenv:balancer", balancer.error));
-  if (!secretEnv.success) problems.push(...describeIssues("wsenv:secretEnv", secretEnv.error, true));
+  if (raw.app === undefined) problems.push(`${k}app: is required (at least app.source: a folder, an archive or a git URL)`);
+  else if (!app.success) problems.push(...describeIssues(`${k}app`, app.error));
+  if (!balancer.success) problems.push(...describeIssues(`${k}balancer`, balancer.error));
+  if (!secretEnv.success) problems.push(...describeIssues(`${k}secretEnv`, secretEnv.error, true));
 
   if (balancer.success) {
     const b = balancer.data;
     const seen = new Set<string>();
     b.websocketPaths.forEach((p, i) => {
-      const where = `wsenv:balancer.websocketPaths[${i}]`;
+      const where = `${k}balancer.websocketPaths[${i}]`;
       if (p === "/") problems.push(`${where}: must not be / (that is where HTTP is proxied) (got "/")`);
       if (seen.has(p)) problems.push(`${where}: is listed twice (got ${showValue(p)})`);
       if (p === b.healthPath) problems.push(`${where}: is the balancer's healthPath (got ${showValue(p)})`);
       seen.add(p);
     });
-    if (b.healthPath === "/") problems.push(`wsenv:balancer.healthPath: must not be / (got "/")`);
-    if (durationSeconds(b.websocketTimeout) < 1) problems.push(`wsenv:balancer.websocketTimeout: must be at least 1s (got ${showValue(b.websocketTimeout)})`);
+    if (b.healthPath === "/") problems.push(`${k}balancer.healthPath: must not be / (got "/")`);
+    if (durationSeconds(b.websocketTimeout) < 1) problems.push(`${k}balancer.websocketTimeout: must be at least 1s (got ${showValue(b.websocketTimeout)})`);
   }
 
   let appSpec: AppSpec | undefined;
@@ -271,19 +292,19 @@ export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
     const a = app.data;
     const preset = STACK_PRESETS[a.stack];
     const source = classifySource(a.source, a.ref);
-    if (typeof source === "string") problems.push(`wsenv:app.source: ${source} (got ${showValue(a.source)})`);
-    else if (a.ref !== undefined && source.kind !== "git") problems.push(`wsenv:app.ref: applies to git sources only, and app.source is a ${source.kind} (got ${showValue(a.ref)})`);
+    if (typeof source === "string") problems.push(`${k}app.source: ${source} (got ${showValue(a.source)})`);
+    else if (a.ref !== undefined && source.kind !== "git") problems.push(`${k}app.ref: applies to git sources only, and app.source is a ${source.kind} (got ${showValue(a.ref)})`);
     if (a.phpExtensions.length > 0 && !preset.extensions) {
-      problems.push(`wsenv:app.phpExtensions: applies to the apache-php stack only, and app.stack is ${a.stack} (got ${showValue(a.phpExtensions)})`);
+      problems.push(`${k}app.phpExtensions: applies to the apache-php stack only, and app.stack is ${a.stack} (got ${showValue(a.phpExtensions)})`);
     }
     const httpPort = a.httpPort ?? preset.httpPort;
     const wsPort = a.wsPort ?? (a.wsCommand ? preset.wsCommandPort : httpPort);
     if (a.wsCommand && wsPort === httpPort) {
-      problems.push(`wsenv:app.wsPort: must differ from the HTTP port ${httpPort} when wsCommand starts a socket server beside it (got ${wsPort})`);
+      problems.push(`${k}app.wsPort: must differ from the HTTP port ${httpPort} when wsCommand starts a socket server beside it (got ${wsPort})`);
     }
     if (secretEnv.success) {
       for (const name of Object.keys(secretEnv.data).filter((n) => n in a.env)) {
-        problems.push(`wsenv:secretEnv.${name}: is also set in wsenv:app.env; set it in one place (got a secret)`);
+        problems.push(`${k}secretEnv.${name}: is also set in ${k}app.env; set it in one place (got a secret)`);
       }
     }
     if (typeof source !== "string") {
@@ -309,6 +330,6 @@ export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
     }
   }
 
-  if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems, keys.subject);
   return { balancer: balancer.data, app: appSpec, secretEnv: secretEnv.data };
 }

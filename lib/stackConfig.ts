@@ -9,6 +9,8 @@ import { ConfigError, RawWsenvConfig, WsenvSpec, parseWsenvConfig } from "./sche
  */
 
 export const NAMESPACE = "wsenv";
+/** The name of the program's one Environment: its Docker objects are `wsenv-<stack>-…`. */
+export const PROGRAM_ENVIRONMENT = "wsenv";
 export const CONFIG_KEYS = ["balancer", "app", "secretEnv"] as const;
 
 const SECRETS_KEY = `${NAMESPACE}:secretEnv`;

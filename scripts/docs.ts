@@ -1,7 +1,7 @@
 // `npm run docs`: writes the config reference generated from the schema into README.md and Pulumi.yaml.
 import * as fs from "fs";
 import * as path from "path";
-import { README_BEGIN, README_END, YAML_BEGIN, YAML_END, renderMarkdownReference, renderYamlReference, replaceBetween } from "../lib/configDocs";
+import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../lib/configDocs";
 
 const root = path.resolve(__dirname, "..");
 for (const [file, begin, end, body] of [
@@ -12,3 +12,5 @@ for (const [file, begin, end, body] of [
   fs.writeFileSync(full, replaceBetween(fs.readFileSync(full, "utf8"), begin, end, body));
   console.log(`updated ${file}`);
 }
+fs.writeFileSync(path.join(root, ARGS_FILE), renderEnvironmentArgs());
+console.log(`updated ${ARGS_FILE}`);

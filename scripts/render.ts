@@ -3,8 +3,9 @@
 // Invalid config: the per-field problems on stderr and exit code 2.
 import { prepareAppBuild } from "../lib/appSource";
 import { planEnvironment } from "../lib/plan";
-import { ConfigError } from "../lib/schema";
-import { readStackConfigFile, specFromConfigMap } from "../lib/stackConfig";
+import { environmentPrefix, secretEnvDigest } from "../lib/naming";
+import { ConfigError, STACK_CONFIG_KEYS } from "../lib/schema";
+import { PROGRAM_ENVIRONMENT, readStackConfigFile, specFromConfigMap } from "../lib/stackConfig";
 
 async function main(argv: string[]): Promise<number> {
   const at = argv.indexOf("--stack");
@@ -18,8 +19,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const file = readStackConfigFile(projectDir, stack);
     const spec = specFromConfigMap(file.config, file.secretPaths);
-    const build = await prepareAppBuild(spec.app, { projectDir, stack });
-    process.stdout.write(planEnvironment(stack, spec, build).balancer.files.nginxConf);
+    const prefix = environmentPrefix(PROGRAM_ENVIRONMENT, stack);
+    const build = await prepareAppBuild(spec.app, { projectDir, prefix, keys: STACK_CONFIG_KEYS });
+    process.stdout.write(planEnvironment({ prefix, stack }, spec, build, secretEnvDigest(stack, spec.secretEnv)).balancer.files.nginxConf);
     return 0;
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : `render failed: ${(err as Error).message}`}\n`);

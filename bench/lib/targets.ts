@@ -5,7 +5,8 @@ import * as http from "http";
 import * as path from "path";
 import { renderBalancerFiles } from "../../lib/nginx";
 import { EnvironmentPlan, planEnvironment } from "../../lib/plan";
-import { specFromConfigMap } from "../../lib/stackConfig";
+import { environmentPrefix, secretEnvDigest } from "../../lib/naming";
+import { PROGRAM_ENVIRONMENT, specFromConfigMap } from "../../lib/stackConfig";
 import { BENCH_DIR, PROJECT_DIR, WORK_DIR, alive, sh, sleep, treeRssKiB, waitFor } from "./util";
 
 /**
@@ -170,11 +171,11 @@ export function benchPlan(backendImageId: string, ports: { wsenv: number }): { p
     },
   };
   const spec = specFromConfigMap(stackConfig);
-  const plan = planEnvironment(STACK, spec, {
+  const plan = planEnvironment({ prefix: environmentPrefix(PROGRAM_ENVIRONMENT, STACK), stack: STACK }, spec, {
     contextDir: "bench/backend/build",
     contentHash: backendImageId.replace(/^sha256:/, ""),
     deployed: "./bench/backend",
-  });
+  }, secretEnvDigest(STACK, spec.secretEnv));
   // The renderer itself, called with exactly the plan's inputs: the same bytes the program applies.
   const files = renderBalancerFiles({
     stackName: STACK,

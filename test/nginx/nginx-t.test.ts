@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import { appNodeName } from "../../lib/naming";
-import { renderBalancerFiles, renderNginxConf } from "../../lib/nginx";
+import { renderBalancerFiles } from "../../lib/nginx";
 import { STACK_NAMES } from "../../lib/presets";
 import { parseWsenvConfig } from "../../lib/schema";
 import { findNginx, hostLayout, nginxTest, requireOrSkip, tempDir } from "../support/nginxBinary";
@@ -27,18 +27,22 @@ maybe("real nginx -t accepts every generated config", () => {
       balancer: { sticky: c.sticky, websocketPaths: c.websocketPaths, snippet: c.snippet, workerProcesses: c.nodes === 1 ? "auto" : 3 },
       app: { stack: c.stack, nodes: c.nodes, source: "./apps/chat-php", ...(c.stack === "apache-php" ? { wsCommand: "php server.php" } : {}) },
     });
-    const hosts = Array.from({ length: c.nodes }, (_, i) => appNodeName("dev", "0123abcd", i));
+    const hosts = Array.from({ length: c.nodes }, (_, i) => appNodeName("wsenv-dev", "0123abcd", i));
     const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: spec.app.httpPort, wsPort: spec.app.wsPort, nodeHosts: hosts }, hostLayout(dir));
     const result = nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts);
     expect(result).toEqual({ ok: true, output: expect.stringContaining("test is successful") });
   });
 
-  test("a snippet with a bad directive fails nginx -t, naming the snippet file and line", () => {
+  test("a snippet with a bad directive fails nginx -t, naming the snippet file and the line it is on there", () => {
     const spec = parseWsenvConfig({ balancer: { snippet: "add_header X-A a;\nno_such_directive on;" }, app: { source: "./apps/chat-php" } });
-    const hosts = [appNodeName("dev", "0123abcd", 0)];
-    const conf = renderNginxConf({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 80, nodeHosts: hosts }, hostLayout(dir));
-    const result = nginxTest(nginx!, dir, conf, "# header\nadd_header X-A a;\nno_such_directive on;\n", hosts);
+    const hosts = [appNodeName("wsenv-dev", "0123abcd", 0)];
+    // The files exactly as the balancer gets them: the line is counted in the rendered snippet file.
+    const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 80, nodeHosts: hosts }, hostLayout(dir));
+    const line = files.snippet.split("\n").findIndex((l) => l.includes("no_such_directive")) + 1;
+    expect(line).toBeGreaterThan(0);
+    const result = nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts);
     expect(result.ok).toBe(false);
-    expect(result.output).toMatch(/unknown directive "no_such_directive" in .*wsenv-snippet\.conf:3/);
+    expect(result.output).toContain(`unknown directive "no_such_directive" in ${dir}`);
+    expect(result.output).toMatch(new RegExp(`wsenv-snippet\\.conf:${line}\\b`));
   });
 });

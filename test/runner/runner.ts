@@ -482,9 +482,9 @@ class Deployment {
 }
 
 /** Outputs, promises and plain values, resolved deeply; secrets unwrapped. */
-async function resolveOutputs(exp: unknown): Promise<Obj> {
+async function resolveOutputs(sdk: typeof pulumi, exp: unknown): Promise<Obj> {
   if (exp === undefined || exp === null) return {};
-  const o = pulumi.output(exp as Obj) as any;
+  const o = sdk.output(exp as Obj) as any;
   const v = await o.promise();
   return (v ?? {}) as Obj;
 }
@@ -509,6 +509,9 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
   const rules = opts.rules ?? Rules.load();
   const state = loadState(project.dir, project.name, stack);
   const d = new Deployment(project, stack, state, rules, out, err);
+  // The SDK the program itself loads (the project's own node_modules), as the language host uses it:
+  // the mocks must be set on that instance.
+  const sdk: typeof pulumi = require(require.resolve("@pulumi/pulumi", { paths: [project.dir] }));
 
   const cwd = process.cwd();
   const onRejection = (e: unknown) => d.programErrors.push(e instanceof Error ? e.message : String(e));
@@ -520,7 +523,7 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
     // `options: refresh: always` in Pulumi.yaml: like `pulumi up --refresh`, read every resource first.
     if (project.refreshAlways) await d.refresh();
 
-    await pulumi.runtime.setMocks(
+    await sdk.runtime.setMocks(
       { newResource: (a) => d.newResource(a), call: (a) => d.call(a) },
       project.name,
       stack,
@@ -528,7 +531,7 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
     );
     // MockMonitor hands newResource only type/name/inputs; the request (parent, options,
     // dependencies) is captured here. newResource runs synchronously inside registerResource.
-    const settings = require("@pulumi/pulumi/runtime/settings");
+    const settings = require(require.resolve("@pulumi/pulumi/runtime/settings", { paths: [project.dir] }));
     const monitor = settings.getMonitor();
     if (!monitor || typeof monitor.registerResource !== "function") throw new Error("could not reach the mock monitor of @pulumi/pulumi");
     const register = monitor.registerResource.bind(monitor);
@@ -537,7 +540,7 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
       return register(req, cb);
     };
     monitor.readResource = (_req: any, cb: any) => cb(new Error("reading existing resources (Resource.get) is not supported by the e2e runner"));
-    pulumi.runtime.setAllConfig(config, secretKeys);
+    sdk.runtime.setAllConfig(config, secretKeys);
 
     clearProgramFromRequireCache(project.dir);
     let exported: unknown;
@@ -548,16 +551,17 @@ export async function up(projectDir: string, stack: string, opts: RunnerOptions 
     } catch (e) {
       d.programErrors.push(`the program failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     }
-    await pulumi.runtime.disconnect();
-
+    // As the language host does: the stack outputs first (resources declared once other values are known
+    // register meanwhile), then every registration still in flight (disconnect waits for them).
     let outputs: Obj = {};
-    if (d.failures.length === 0 && d.programErrors.length === 0) {
+    if (d.programErrors.length === 0) {
       try {
-        outputs = await resolveOutputs(exported);
+        outputs = await resolveOutputs(sdk, exported);
       } catch (e) {
-        d.programErrors.push(`stack outputs: ${e instanceof Error ? e.message : String(e)}`);
+        if (d.failures.length === 0) d.programErrors.push(`stack outputs: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    await sdk.runtime.disconnect();
     if (d.failures.length > 0 || d.programErrors.length > 0) {
       d.save();
       const msg = d.failures.length > 0 ? d.failures.join("\n") : [...new Set(d.programErrors)].join("\n");

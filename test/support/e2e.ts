@@ -87,11 +87,14 @@ export interface RunnerResult {
   stderr: string;
 }
 
-/** Runs `tsx test/runner/cli.ts <verb> --stack <stack>`, as `npm run e2e:up|e2e:down` does. */
-export function runner(verb: "up" | "down", stack: string, timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}): Promise<RunnerResult> {
+/**
+ * Runs `tsx test/runner/cli.ts <verb> --stack <stack>`, as `npm run e2e:up|e2e:down` does, in this
+ * project or in `projectDir` (another Pulumi project, such as one that installed the packed library).
+ */
+export function runner(verb: "up" | "down", stack: string, timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}, projectDir = PROJECT_DIR): Promise<RunnerResult> {
   return new Promise((resolve) => {
-    const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["test/runner/cli.ts", verb, "--stack", stack], {
-      cwd: PROJECT_DIR,
+    const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), [path.join(PROJECT_DIR, "test/runner/cli.ts"), verb, "--stack", stack], {
+      cwd: projectDir,
       env: { ...process.env, ...env },
     });
     let stdout = "";

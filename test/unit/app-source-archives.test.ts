@@ -5,7 +5,7 @@ import * as path from "path";
 import * as tar from "tar";
 import * as zlib from "zlib";
 import { prepareAppBuild } from "../../lib/appSource";
-import { ConfigError, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError, STACK_CONFIG_KEYS, parseWsenvConfig } from "../../lib/schema";
 
 // Hostile archives, built byte by byte here (no archiver would write most of them). Each test stages into
 // its own project folder beside a folder "outside" that nothing may ever touch.
@@ -100,7 +100,7 @@ const links = () =>
 describe.each(FORMATS)("a $format source", ({ file, bytes }) => {
   const stageArchive = (members: Member[]) => {
     fs.writeFileSync(path.join(project, file), bytes(members));
-    return prepareAppBuild(parseWsenvConfig({ app: { source: `./${file}` } }).app, { projectDir: project, stack: "t" });
+    return prepareAppBuild(parseWsenvConfig({ app: { source: `./${file}` } }).app, { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
   };
   const refusal = async (members: Member[]): Promise<string> => {
     const err = await stageArchive(members).then(
@@ -199,7 +199,7 @@ describe.each(FORMATS)("a $format source", ({ file, bytes }) => {
 test("a tar hard link to a file of the archive is deployed as a copy; one to anything else is refused", async () => {
   const stageTar = (members: Member[]) => {
     fs.writeFileSync(path.join(project, "app.tar.gz"), tarGzBytes(members));
-    return prepareAppBuild(parseWsenvConfig({ app: { source: "./app.tar.gz" } }).app, { projectDir: project, stack: "t" });
+    return prepareAppBuild(parseWsenvConfig({ app: { source: "./app.tar.gz" } }).app, { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
   };
   await stageTar([{ name: "a.php", data: "a" }, { name: "b.php", hardlink: "a.php" }]);
   expect(fs.readFileSync(path.join(appDir(), "b.php"), "utf8")).toBe("a");

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as tar from "tar";
 import { SUPERVISOR_SCRIPT } from "../../lib/appImage";
 import { hashTree, prepareAppBuild } from "../../lib/appSource";
-import { ConfigError, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError, STACK_CONFIG_KEYS, parseWsenvConfig } from "../../lib/schema";
 
 // Each test stages into its own project folder, so nothing here touches the repository's .wsenv/.
 let project: string;
@@ -47,7 +47,7 @@ afterEach(() => {
 });
 
 const appSpec = (app: Record<string, unknown>) => parseWsenvConfig({ app }).app;
-const stage = (app: Record<string, unknown>) => prepareAppBuild(appSpec(app), { projectDir: project, stack: "t" });
+const stage = (app: Record<string, unknown>) => prepareAppBuild(appSpec(app), { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
 const listed = (dir: string) => execFileSync("find", [".", "-type", "f"], { cwd: dir, encoding: "utf8" }).trim().split("\n").sort();
 const appDir = (contextDir: string) => path.join(project, contextDir, "app");
 

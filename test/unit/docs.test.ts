@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { README_BEGIN, README_END, YAML_BEGIN, YAML_END, configKeyDocs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../../lib/configDocs";
+import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, configKeyDocs, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../../lib/configDocs";
 
 const root = path.resolve(__dirname, "../..");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");
@@ -18,5 +18,10 @@ describe("the config reference", () => {
   ])("%s holds the reference generated from the schema (run `npm run docs` after changing it)", (file, begin, end, render) => {
     const text = read(file);
     expect(text).toBe(replaceBetween(text, begin, end, render()));
+  });
+
+  test(`${ARGS_FILE} holds the Args generated from the schema, each key with its default and what a change does`, () => {
+    expect(read(ARGS_FILE)).toBe(renderEnvironmentArgs());
+    expect(renderEnvironmentArgs()).toContain("A change replaces the balancer container");
   });
 });

@@ -1,5 +1,5 @@
 import { healthCheckCommand } from "../../lib/healthCheck";
-import { nodeRevision, secretEnvDigest } from "../../lib/naming";
+import { appNodeName, environmentNameProblem, environmentPrefix, nodeRevision, secretEnvDigest } from "../../lib/naming";
 import { parseWsenvConfig } from "../../lib/schema";
 
 const app = parseWsenvConfig({ app: { source: "./apps/chat-php", wsCommand: "php server.php" } }).app;
@@ -16,5 +16,27 @@ describe("node revisions", () => {
     expect(secretEnvDigest("dev", { A: "x" })).toBe(secretEnvDigest("dev", { A: "x" }));
     expect(secretEnvDigest("dev", { A: "y" })).not.toBe(secretEnvDigest("dev", { A: "x" }));
     expect(secretEnvDigest("prod", { A: "x" })).not.toBe(secretEnvDigest("dev", { A: "x" }));
+  });
+});
+
+describe("environment prefixes", () => {
+  test("the program's environment keeps the names existing stacks have: wsenv-<stack>", () => {
+    expect(environmentPrefix("wsenv", "dev")).toBe("wsenv-dev");
+  });
+
+  test("two environments on one stack never share a prefix, and a cleaned stack name gets a hash", () => {
+    expect(environmentPrefix("chat", "dev")).not.toBe(environmentPrefix("admin", "dev"));
+    expect(environmentPrefix("chat", "Dev")).toMatch(/^chat-dev-[0-9a-f]{5}$/);
+  });
+
+  test("the longest name and stack still leave a node name within a 63-character hostname", () => {
+    const prefix = environmentPrefix("abcdefghijklmnop", "a-very-long-stack-name-for-production-eu-west");
+    expect(prefix.length).toBeLessThanOrEqual(36);
+    expect(appNodeName(prefix, "0123abcd", 199).length).toBeLessThanOrEqual(63);
+  });
+
+  test.each(["Chat", "chat_1", "-chat", "chat-", "a--b", "abcdefghijklmnopq", ""])("%j cannot name an environment", (name) => {
+    expect(environmentNameProblem(name)).toMatch(/^must be 1 to 16 lowercase letters/);
+    expect(() => environmentPrefix(name, "dev")).toThrow(/environment name: must be/);
   });
 });

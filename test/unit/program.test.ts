@@ -31,7 +31,7 @@ describe("the program under mocks", () => {
       [
         "wsenv:index:Environment wsenv <- ",
         "docker:index/network:Network wsenv-network <- wsenv",
-        "wsenv:index:AppDeployment wsenv-app <- wsenv",
+        "wsenv:index:AppImage wsenv-app <- wsenv",
         "docker:index/image:Image wsenv-app-image <- wsenv-app",
         `wsenv:index:AppServerNode wsenv-dev-app-${rev}-0 <- wsenv`,
         `wsenv:index:AppServerNode wsenv-dev-app-${rev}-1 <- wsenv`,
