@@ -11,16 +11,24 @@ const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: st
 // before any resource), becomes the Args of one Environment; its outputs are the stack outputs.
 const config = new pulumi.Config(NAMESPACE);
 const all = pulumi.runtime.allConfig();
-const values = Object.fromEntries(Object.keys(all).map((key) => [key, key.startsWith(`${NAMESPACE}:`) ? config.getObject(key.slice(NAMESPACE.length + 1)) : all[key]]));
-specFromConfigMap(values, Object.keys(all).filter((key) => isConfigSecret(key)));
+// Structured keys are JSON; the TLS key is a PEM string.
+const read = (name: string) => (name === "tlsKey" ? config.get(name) : config.getObject(name));
+const values = Object.fromEntries(Object.keys(all).map((key) => [key, key.startsWith(`${NAMESPACE}:`) ? read(key.slice(NAMESPACE.length + 1)) : all[key]]));
+const spec = specFromConfigMap(values, Object.keys(all).filter((key) => isConfigSecret(key)));
 
 const env = new Environment(PROGRAM_ENVIRONMENT, {
   app: config.requireObject("app"),
   balancer: config.getObject("balancer"),
   secretEnv: config.getSecretObject("secretEnv"),
+  tlsKey: config.getSecret("tlsKey"),
 }, { configKeys: STACK_CONFIG_KEYS });
-export const url = env.url;
-export const wsUrl = env.wsUrl;
-export const nodes = env.nodes;
-export const balancer = env.balancer;
-export const deployed = env.deployed;
+
+export = {
+  url: env.url,
+  wsUrl: env.wsUrl,
+  nodes: env.nodes,
+  balancer: env.balancer,
+  deployed: env.deployed,
+  // Only with TLS: the https:// and wss:// URLs and the certificate's expiry.
+  ...(spec.balancer.tls ? { tls: env.tls } : {}),
+};

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { applyStdin, renderApplyScript } from "../lib/balancerApply";
 import type { BalancerFiles } from "../lib/nginx";
 import { NGINX_IMAGE_LAYOUT } from "../lib/presets";
+import { renderTlsScript, tlsStdin } from "../lib/tls";
 
 /** Arguments of {@link BalancerNode}. */
 export interface BalancerNodeArgs {
@@ -38,6 +39,13 @@ export interface BalancerNodeArgs {
    * addresses are an input of the config step for that reason, which also orders it after the nodes.
    */
   upstreamAddresses: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * HTTPS: the host port it is published on, and the certificate and key the TLS step writes into the
+   * container before the config step judges them (pass them as a secret: the key is one). Turning TLS on
+   * or off replaces the container (a published port); a new certificate is a new pair of files and a
+   * reload. Default: no HTTPS.
+   */
+  tls?: { port: pulumi.Input<number>; files: pulumi.Input<{ fileName: string; certificate: string; key: string }> };
 }
 
 /** The nginx balancer node: the only container with a published port, and its config as its own resource. */
@@ -55,7 +63,10 @@ export class BalancerNode extends pulumi.ComponentResource {
       {
         name: args.containerName,
         image: image.imageId,
-        ports: [{ internal: NGINX_IMAGE_LAYOUT.listenPort, external: args.port, ip: args.listenAddress }],
+        ports: [
+          { internal: NGINX_IMAGE_LAYOUT.listenPort, external: args.port, ip: args.listenAddress },
+          ...(args.tls ? [{ internal: NGINX_IMAGE_LAYOUT.tlsListenPort, external: args.tls.port, ip: args.listenAddress }] : []),
+        ],
         networksAdvanced: [{ name: args.networkName }],
         restart: "unless-stopped",
         ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
@@ -70,6 +81,19 @@ export class BalancerNode extends pulumi.ComponentResource {
       { parent: this },
     );
     const files = pulumi.output(args.files);
+    // The certificate and key, on stdin only: the key is in no container input, environment value or log.
+    const tlsStep =
+      args.tls &&
+      new command.local.Command(
+        `${name}-tls`,
+        {
+          create: renderTlsScript(),
+          stdin: pulumi.secret(pulumi.output(args.tls.files).apply((f) => tlsStdin(f.fileName, f.certificate, f.key))),
+          environment: { WSENV_BALANCER: container.name },
+          triggers: [container.id],
+        },
+        { parent: this, additionalSecretOutputs: ["stdin"] },
+      );
     new command.local.Command(
       `${name}-config`,
       {
@@ -86,7 +110,8 @@ export class BalancerNode extends pulumi.ComponentResource {
         // A new container starts from the image's default config and must get the files again.
         triggers: [container.id],
       },
-      { parent: this },
+      // nginx -t judges the certificate and key too, so they must be in place first.
+      { parent: this, dependsOn: tlsStep ? [tlsStep] : [] },
     );
     this.containerName = container.name;
     this.port = pulumi.output(args.port);

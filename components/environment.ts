@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { checkSourceLocation, prepareAppBuild } from "../lib/appSource";
+import { checkTlsKey } from "../lib/tls";
 import { environmentNameProblem, environmentPrefix, secretEnvDigest } from "../lib/naming";
 import { AppNodePlan, EnvironmentPlan, planEnvironment } from "../lib/plan";
 import { withoutPromiseStacks } from "../lib/promiseStacks";
@@ -36,7 +37,8 @@ function plainOrPlaceholder(values: unknown): unknown {
 
 /** The Args as the schema reads them, with app.env and secretEnv given separately. */
 function rawConfig(args: EnvironmentArgs, env: unknown, secretEnv: unknown): RawWsenvConfig {
-  return { app: args.app === undefined ? undefined : { ...args.app, env }, balancer: args.balancer, secretEnv };
+  // The key's value is never parsed: the schema only needs to know whether there is one.
+  return { app: args.app === undefined ? undefined : { ...args.app, env }, balancer: args.balancer, secretEnv, tlsKey: args.tlsKey === undefined ? undefined : "" };
 }
 
 /**
@@ -64,6 +66,8 @@ export class Environment extends pulumi.ComponentResource {
   public readonly balancer: pulumi.Output<{ containerName: string; port: number }>;
   /** What was deployed: folder, archive URL, or git URL at its commit (credentials left out). */
   public readonly deployed: pulumi.Output<string>;
+  /** With `balancer.tls`: the https:// and wss:// URLs and when the certificate expires; else undefined. */
+  public readonly tls: pulumi.Output<{ url: string; wsUrl: string; certificateExpiry: string } | undefined>;
 
   constructor(name: string, args: EnvironmentArgs, opts?: EnvironmentOptions) {
     const { configKeys, ...resourceOptions } = opts ?? {};
@@ -71,6 +75,8 @@ export class Environment extends pulumi.ComponentResource {
     // Checked before the component itself registers: bad Args leave nothing behind.
     const spec = checkedSpec(name, args, keys);
     checkSourceLocation(spec.app, { projectDir: process.cwd(), keys });
+    // A key given as text is checked now; one that is an Input, once it resolves (below).
+    if (spec.balancer.tls && typeof args.tlsKey === "string") checkTlsKey(spec.balancer.tls.certificate, args.tlsKey, keys);
     super("wsenv:index:Environment", name, {}, resourceOptions);
     const stack = pulumi.getStack();
     const prefix = environmentPrefix(name, stack);
@@ -83,29 +89,34 @@ export class Environment extends pulumi.ComponentResource {
     const secretDigest = pulumi.unsecret(pulumi.all([env, secretEnv]).apply(([plainEnv, secrets]) => secretEnvDigest(stack, resolvedSpec(plainEnv, secrets).secretEnv)));
     const hasSecrets = pulumi.unsecret(secretEnv.apply((secrets) => Object.keys(secrets).length > 0));
     const staged = pulumi.output(prepareAppBuild(spec.app, { projectDir: process.cwd(), prefix, keys }));
+    // Always a secret, whatever the caller passed; checked against the certificate once it resolves.
+    const certificate = spec.balancer.tls?.certificate;
+    const tlsKey = certificate === undefined || args.tlsKey === undefined ? undefined : pulumi.secret(args.tlsKey);
+    const tlsKeyChecked = tlsKey ? pulumi.unsecret(tlsKey.apply((key) => (checkTlsKey(certificate!, key, keys), true))) : true;
     // Everything waits for the plan, so a source that cannot be staged or an Input value the schema
     // refuses fails the update before any child is created.
     const plan: pulumi.Output<EnvironmentPlan> = pulumi
-      .all([staged, env, secretDigest])
+      .all([staged, env, secretDigest, tlsKeyChecked])
       .apply(([build, plainEnv, digest]) => planEnvironment({ prefix, stack }, resolvedSpec(plainEnv, {}), build, digest));
 
     // The children are declared once the plan is known (in a preview too, unless an env or secretEnv value
     // comes from a resource that does not exist yet): their names depend on the staged content, and a
     // plan that failed then declares nothing at all, instead of resources whose inputs failed.
-    const children = pulumi.all([plan, hasSecrets]).apply(([p, withSecrets]) => this.declareChildren(name, p, withSecrets ? secretEnv : undefined));
+    const children = pulumi.all([plan, hasSecrets]).apply(([p, withSecrets]) => this.declareChildren(name, p, withSecrets ? secretEnv : undefined, tlsKey));
 
     this.url = plan.url;
     this.wsUrl = plan.wsUrl;
     this.nodes = children.apply(({ nodes }) => pulumi.all(nodes.map((n) => pulumi.all([n.containerName, n.ipAddress]).apply(([nodeName, address]) => ({ name: nodeName, address })))));
     this.balancer = children.apply(({ balancer }) => pulumi.all([balancer.containerName, balancer.port]).apply(([containerName, port]) => ({ containerName, port })));
     this.deployed = plan.app.deployed;
+    this.tls = plan.apply((p) => p.tls);
     // Done declaring. The outputs stay off the component's record: when the plan fails they fail, and the
     // stack outputs already report that failure once; registered here it would be reported again, as an
     // unhandled rejection of the SDK.
     this.registerOutputs({});
   }
 
-  private declareChildren(name: string, plan: EnvironmentPlan, secretEnv: pulumi.Output<Record<string, string>> | undefined) {
+  private declareChildren(name: string, plan: EnvironmentPlan, secretEnv: pulumi.Output<Record<string, string>> | undefined, tlsKey: pulumi.Output<string> | undefined) {
     // Internal-only would also cut the nodes' own outbound traffic (package installs, APIs); isolation
     // from the host comes from publishing no node port, and from other environments from a network each.
     const network = new docker.Network(`${name}-network`, { name: plan.networkName }, { parent: this });
@@ -149,6 +160,10 @@ export class Environment extends pulumi.ComponentResource {
         files: plan.balancer.files,
         healthPath: plan.balancer.healthPath,
         upstreamAddresses: nodes.map((n) => n.ipAddress),
+        tls:
+          plan.balancer.tls && tlsKey
+            ? { port: plan.balancer.tls.port, files: tlsKey.apply((key) => ({ fileName: plan.balancer.tls!.fileName, certificate: plan.balancer.tls!.certificate, key })) }
+            : undefined,
       },
       { parent: this },
     );

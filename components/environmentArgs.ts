@@ -5,6 +5,34 @@ import type * as pulumi from "@pulumi/pulumi";
 // Values are plain, not Inputs, except app.env and secretEnv: they decide which resources exist and what
 // the generated config says, and are checked before any resource is declared.
 
+/** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */
+export interface TlsArgs {
+  /**
+   * The balancer's certificate chain in PEM, the server's certificate first; its key is wsenv:tlsKey (a secret).
+   *
+   * Default: none, required. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
+   */
+  certificate: string;
+  /**
+   * Host port HTTPS and wss:// are published on (the container listens on 443).
+   *
+   * Default: `8443`. A change replaces the balancer container: a short outage, and every socket reconnects.
+   */
+  port?: number;
+  /**
+   * Answer plain HTTP with a redirect to HTTPS (the balancer's health path excepted); false serves both.
+   *
+   * Default: `true`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
+   */
+  redirectHttp?: boolean;
+  /**
+   * Send Strict-Transport-Security (one year), so browsers use HTTPS only for this host.
+   *
+   * Default: `false`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
+   */
+  hsts?: boolean;
+}
+
 /** The NGINX balancer node in front of the app nodes, and its generated config. */
 export interface BalancerArgs {
   /**
@@ -115,6 +143,12 @@ export interface BalancerArgs {
    * Default: `"/_wsenv/health"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
   healthPath?: string;
+  /**
+   * HTTPS and wss:// with your certificate (the key in wsenv:tlsKey); HTTP/2, TLS 1.2 and 1.3 with Mozilla's intermediate ciphers.
+   *
+   * Default: not set. A change replaces the balancer container: a short outage, and every socket reconnects.
+   */
+  tls?: TlsArgs;
 }
 
 /** The app server nodes and the application deployed into them. */
@@ -224,4 +258,10 @@ export interface EnvironmentArgs {
    * Default: `{}`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop, under names that do not reveal the values.
    */
   secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The private key of `balancer.tls.certificate`, in PEM; required with TLS. Wrapped in a Pulumi secret
+   * whether or not it is one; it reaches the balancer on stdin, never in a container input or a log.
+   * Default: not set. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
+   */
+  tlsKey?: pulumi.Input<string>;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { appSchema, balancerSchema } from "./schema";
+import { appSchema, balancerSchema, tlsSchema } from "./schema";
 
 /**
  * The config reference, generated from the schema (its descriptions and defaults), so README.md and
@@ -42,13 +42,19 @@ function defaultOf(schema: z.ZodType): string {
   return def.type === "optional" ? "(see description)" : "(required)";
 }
 
+/** The object schema inside an optional or defaulted key, if it is one (`balancer.tls`). */
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } }).def;
+  if (def.type === "optional" || def.type === "default") return objectShape(def.innerType!);
+  return def.type === "object" ? def.shape : undefined;
+}
+
 function rows(namespace: string, shape: Record<string, z.ZodType>): ConfigKeyDoc[] {
-  return Object.entries(shape).map(([key, schema]) => ({
-    key: `${namespace}.${key}`,
-    type: typeOf(schema),
-    default: defaultOf(schema),
-    description: schema.description ?? "",
-  }));
+  return Object.entries(shape).flatMap(([key, schema]) => {
+    const nested = objectShape(schema);
+    const row = { key: `${namespace}.${key}`, type: nested ? "object" : typeOf(schema), default: nested ? "(not set)" : defaultOf(schema), description: schema.description ?? "" };
+    return [row, ...(nested ? rows(row.key, nested) : [])];
+  });
 }
 
 export function configKeyDocs(): ConfigKeyDoc[] {
@@ -60,6 +66,12 @@ export function configKeyDocs(): ConfigKeyDoc[] {
       type: "map of string (secret)",
       default: "{}",
       description: "Secret environment for the app, set with `pulumi config set --secret --path 'wsenv:secretEnv.NAME' VALUE`; stored encrypted, passed to the nodes as Pulumi secrets.",
+    },
+    {
+      key: "wsenv:tlsKey",
+      type: "string (secret)",
+      default: "(not set)",
+      description: "The private key of wsenv:balancer.tls.certificate in PEM, set with `pulumi config set --secret wsenv:tlsKey < key.pem`; required with TLS, refused in plain text.",
     },
   ];
 }
@@ -105,7 +117,12 @@ export const CHANGE = {
 
 type Shape<S> = S extends { shape: infer T } ? keyof T & string : never;
 /** Key paths as the Args write them; one effect each, so a new key cannot go undocumented. */
-export type ArgKey = `balancer.${Shape<typeof balancerSchema>}` | `app.${Shape<typeof appSchema>}` | "secretEnv";
+export type ArgKey =
+  | `balancer.${Shape<typeof balancerSchema>}`
+  | `balancer.tls.${Shape<typeof tlsSchema>}`
+  | `app.${Shape<typeof appSchema>}`
+  | "secretEnv"
+  | "tlsKey";
 
 export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "balancer.port": CHANGE.replaceBalancer,
@@ -126,6 +143,12 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "balancer.maxFails": CHANGE.reload,
   "balancer.failTimeout": CHANGE.reload,
   "balancer.healthPath": CHANGE.reload,
+  // Turning TLS on or off: a published port more or less.
+  "balancer.tls": CHANGE.replaceBalancer,
+  "balancer.tls.certificate": CHANGE.reload,
+  "balancer.tls.port": CHANGE.replaceBalancer,
+  "balancer.tls.redirectHttp": CHANGE.reload,
+  "balancer.tls.hsts": CHANGE.reload,
   "app.stack": CHANGE.rollNodes,
   "app.image": CHANGE.rollNodes,
   "app.nodes": CHANGE.nodeCount,
@@ -142,6 +165,7 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "app.memoryMb": CHANGE.inPlace,
   "app.restart": CHANGE.inPlace,
   "secretEnv": CHANGE.rollNodes,
+  "tlsKey": CHANGE.reload,
 };
 
 export const ARGS_FILE = "components/environmentArgs.ts";
@@ -167,19 +191,23 @@ function tsTypeOf(schema: z.ZodType, inputValue = false): string {
   }
 }
 
-function argMembers(namespace: "balancer" | "app", shape: Record<string, z.ZodType>, inputs: string[]): string[] {
+/** Interface names of object-valued keys: `balancer.tls` is `TlsArgs`. */
+const nestedName = (key: string) => `${key[0].toUpperCase()}${key.slice(1)}Args`;
+
+function argMembers(namespace: string, shape: Record<string, z.ZodType>, inputs: string[]): string[] {
   return Object.entries(shape).flatMap(([key, schema]) => {
-    const def = defaultOf(schema);
+    const nested = objectShape(schema);
+    const def = nested ? "(not set)" : defaultOf(schema);
     const optional = def !== "(required)";
     const input = inputs.includes(key);
     return [
       "  /**",
       `   * ${schema.description ?? ""}`,
       "   *",
-      `   * Default: ${def === "(required)" ? "none, required" : def === "(see description)" ? "see above" : `\`${def}\``}. A change ${ON_CHANGE[`${namespace}.${key}` as ArgKey]}.`,
+      `   * Default: ${def === "(required)" ? "none, required" : def === "(see description)" ? "see above" : def === "(not set)" ? "not set" : `\`${def}\``}. A change ${ON_CHANGE[`${namespace}.${key}` as ArgKey]}.`,
       ...(input ? ["   * Values may be Pulumi Inputs (resolved before any node is declared); names are plain."] : []),
       "   */",
-      `  ${key}${optional ? "?" : ""}: ${tsTypeOf(schema, input)};`,
+      `  ${key}${optional ? "?" : ""}: ${nested ? nestedName(key) : tsTypeOf(schema, input)};`,
     ];
   });
 }
@@ -193,6 +221,11 @@ export function renderEnvironmentArgs(): string {
     "",
     "// Values are plain, not Inputs, except app.env and secretEnv: they decide which resources exist and what",
     "// the generated config says, and are checked before any resource is declared.",
+    "",
+    "/** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */",
+    "export interface TlsArgs {",
+    ...argMembers("balancer.tls", tlsSchema.shape as unknown as Record<string, z.ZodType>, []),
+    "}",
     "",
     "/** The NGINX balancer node in front of the app nodes, and its generated config. */",
     "export interface BalancerArgs {",
@@ -216,6 +249,12 @@ export function renderEnvironmentArgs(): string {
     `   * Default: \`{}\`. A change ${ON_CHANGE.secretEnv}, under names that do not reveal the values.`,
     "   */",
     "  secretEnv?: pulumi.Input<Record<string, pulumi.Input<string>>>;",
+    "  /**",
+    "   * The private key of `balancer.tls.certificate`, in PEM; required with TLS. Wrapped in a Pulumi secret",
+    "   * whether or not it is one; it reaches the balancer on stdin, never in a container input or a log.",
+    `   * Default: not set. A change ${ON_CHANGE.tlsKey}.`,
+    "   */",
+    "  tlsKey?: pulumi.Input<string>;",
     "}",
     "",
   ].join("\n");

@@ -16,7 +16,19 @@ export interface BalancerConfigInput {
   wsPort: number;
   /** Host names of the app nodes, in node order; each becomes a `server` in both upstreams. */
   nodeHosts: string[];
+  /** With `balancer.tls`: the name of the certificate and key files (see `tlsFileName`). */
+  tlsFileName?: string;
 }
+
+/** Mozilla's "intermediate" TLS configuration (ssl-config.mozilla.org, v5.7), for nginx. */
+const MOZILLA_INTERMEDIATE = [
+  "ssl_protocols TLSv1.2 TLSv1.3;",
+  "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305;",
+  "ssl_prefer_server_ciphers off;",
+  "ssl_session_timeout 1d;",
+  "ssl_session_cache shared:wsenv_tls:10m;",
+  "ssl_session_tickets off;",
+];
 
 /** The files the balancer runs on: the generated config (owned by wsenv) and the user's snippet. */
 export interface BalancerFiles {
@@ -90,7 +102,8 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
   const b = input.balancer;
   if (input.nodeHosts.length === 0) throw new Error("an upstream needs at least one node");
   const sticky = b.sticky;
-  const stickyCookie = sticky ? [`add_header Set-Cookie $wsenv_sticky_cookie;`] : [];
+  // add_header in a location drops every add_header of the server block, so each location carries all.
+  const locationHeaders = [...(sticky ? [`add_header Set-Cookie $wsenv_sticky_cookie;`] : []), ...hstsHeader(input)];
 
   const wsLocations = b.websocketPaths.flatMap((path) => [
     `location ${word(path)} {`,
@@ -104,7 +117,7 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
     "    proxy_next_upstream error timeout;",
     "    proxy_next_upstream_tries 3;",
     "    proxy_buffering off;",
-    ...indent(stickyCookie, 1),
+    ...indent(locationHeaders, 1),
     "}",
     "",
   ]);
@@ -146,6 +159,7 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
     // lines reach the file at most a second late (WebSocket sessions log once, when they close).
     `    access_log ${word(layout.logDir)}/access.log wsenv buffer=64k flush=1s;`,
     "",
+    ...(b.tls?.hsts ? ["    map $scheme $wsenv_hsts {", '        https "max-age=31536000";', '        default "";', "    }", ""] : []),
     "    # WebSocket requests upgrade; plain HTTP sends no Connection header, which keeps upstream keepalive.",
     "    map $http_upgrade $connection_upgrade {",
     "        default upgrade;",
@@ -176,36 +190,73 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
     // would pile them up unevenly.
     ...indent(upstream("wsenv_ws", input, input.wsPort, sticky ? "hash $wsenv_sticky_key" : "least_conn", false), 1),
     "",
-    "    server {",
-    `        listen ${word(layout.listenPort)} default_server;`,
-    "        server_name _;",
-    "",
-    `        location = ${word(b.healthPath)} {`,
-    "            access_log off;",
-    "            default_type text/plain;",
-    // Which files this nginx serves: the apply step waits for it after a reload.
-    `            return 200 "ok wsenv-config=${revision}\\n";`,
-    "        }",
-    "",
-    ...indent(wsLocations, 2),
-    "        location / {",
-    "            proxy_pass http://wsenv_http;",
-    ...indent(proxyHeaders(), 3),
-    // Tells the page where its socket is, so changing websocketPaths is a reload, not a redeploy of nodes.
-    `            proxy_set_header ${WS_PATH_HEADER} ${word(b.websocketPaths[0])};`,
-    `            proxy_connect_timeout ${word(b.connectTimeout)};`,
-    // Retry another node on connection errors; nginx never retries non-idempotent requests by itself.
-    "            proxy_next_upstream error timeout http_502 http_503;",
-    "            proxy_next_upstream_tries 3;",
-    ...indent(stickyCookie, 3),
-    "        }",
-    "",
-    `        include ${word(layout.snippetFile)};`,
-    "    }",
+    ...indent(servers(input, layout, revision, wsLocations, locationHeaders), 1),
     "}",
     "",
   ];
   return lines.join("\n");
+}
+
+/** HSTS over HTTPS only: `$wsenv_hsts` is empty on plain HTTP, and nginx sends no header with no value. */
+function hstsHeader(input: BalancerConfigInput): string[] {
+  return input.balancer.tls?.hsts ? ["add_header Strict-Transport-Security $wsenv_hsts always;"] : [];
+}
+
+/**
+ * The server blocks: plain HTTP on the container's port 80, and with TLS the same body on 443 (HTTP/2).
+ * With `tls.redirectHttp` the plain server answers only the health path (the config step asks it from
+ * inside the container) and redirects everything else to HTTPS.
+ */
+function servers(input: BalancerConfigInput, layout: NginxLayout, revision: string, wsLocations: string[], locationHeaders: string[]): string[] {
+  const b = input.balancer;
+  const health = [
+    `location = ${word(b.healthPath)} {`,
+    "    access_log off;",
+    "    default_type text/plain;",
+    // Which files this nginx serves: the apply step waits for it after a reload.
+    `    return 200 "ok wsenv-config=${revision}\\n";`,
+    "}",
+    "",
+  ];
+  const body = [
+    ...health,
+    ...wsLocations,
+    "location / {",
+    "    proxy_pass http://wsenv_http;",
+    ...indent(proxyHeaders(), 1),
+    // Tells the page where its socket is, so changing websocketPaths is a reload, not a redeploy of nodes.
+    `    proxy_set_header ${WS_PATH_HEADER} ${word(b.websocketPaths[0])};`,
+    `    proxy_connect_timeout ${word(b.connectTimeout)};`,
+    // Retry another node on connection errors; nginx never retries non-idempotent requests by itself.
+    "    proxy_next_upstream error timeout http_502 http_503;",
+    "    proxy_next_upstream_tries 3;",
+    ...indent(locationHeaders, 1),
+    "}",
+    "",
+    `include ${word(layout.snippetFile)};`,
+  ];
+  const server = (head: string[], lines: string[]) => ["server {", ...indent([...head, "server_name _;", "", ...lines], 1), "}"];
+  const tls = b.tls;
+  if (!tls) return server([`listen ${word(layout.listenPort)} default_server;`], body);
+  if (!input.tlsFileName) throw new Error("balancer.tls needs the TLS file name");
+  const files = `${layout.tlsDir}/${word(input.tlsFileName)}`;
+  const publicPort = tls.port === 443 ? "" : `:${word(tls.port)}`;
+  const redirect = [...health, "location / {", `    return 308 https://$host${publicPort}$request_uri;`, "}"];
+  return [
+    ...server([`listen ${word(layout.listenPort)} default_server;`], tls.redirectHttp ? redirect : body),
+    "",
+    ...server(
+      [
+        // The listen parameter, not `http2 on;`: nginx before 1.25.1 knows only this form.
+        `listen ${word(layout.tlsListenPort)} ssl http2 default_server;`,
+        `ssl_certificate ${word(`${files}.crt`)};`,
+        `ssl_certificate_key ${word(`${files}.key`)};`,
+        ...MOZILLA_INTERMEDIATE,
+        ...hstsHeader(input),
+      ],
+      body,
+    ),
+  ];
 }
 
 /** The user's snippet file: their directives verbatim, under a header saying where they came from. */

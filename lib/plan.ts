@@ -3,6 +3,7 @@ import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevi
 import { healthCheckCommand } from "./healthCheck";
 import { BalancerFiles, balancerOpenFilesLimit, renderBalancerFiles } from "./nginx";
 import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
+import { certificateExpiry, tlsFileName } from "./tls";
 import type { WsenvSpec } from "./schema";
 
 /**
@@ -40,6 +41,8 @@ export interface EnvironmentPlan {
     capabilities: string[];
     healthPath: string;
     files: BalancerFiles;
+    /** With TLS: the host port HTTPS is published on, and the certificate and the name of its files. */
+    tls?: { port: number; certificate: string; fileName: string };
   };
   app: {
     imageName: string;
@@ -55,6 +58,8 @@ export interface EnvironmentPlan {
   };
   url: string;
   wsUrl: string;
+  /** With TLS: the same over HTTPS and wss://, and when the certificate expires (ISO 8601). */
+  tls?: { url: string; wsUrl: string; certificateExpiry: string };
 }
 
 /**
@@ -97,8 +102,10 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
     httpPort: app.httpPort,
     wsPort: app.wsPort,
     nodeHosts: nodes.map((n) => n.name),
+    tlsFileName: balancer.tls && tlsFileName(balancer.tls.certificate),
   });
   const origin = `${balancer.publicHost}:${balancer.port}`;
+  const tlsOrigin = balancer.tls && `${balancer.publicHost}${balancer.tls.port === 443 ? "" : `:${balancer.tls.port}`}`;
   return {
     networkName: networkName(prefix),
     balancer: {
@@ -112,6 +119,7 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
       capabilities: BALANCER_CAPABILITIES,
       healthPath: balancer.healthPath,
       files,
+      tls: balancer.tls && { port: balancer.tls.port, certificate: balancer.tls.certificate, fileName: tlsFileName(balancer.tls.certificate) },
     },
     app: {
       imageName,
@@ -126,5 +134,10 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
     },
     url: `http://${origin}${app.contextPath}`,
     wsUrl: `ws://${origin}${balancer.websocketPaths[0]}`,
+    tls: balancer.tls && {
+      url: `https://${tlsOrigin}${app.contextPath}`,
+      wsUrl: `wss://${tlsOrigin}${balancer.websocketPaths[0]}`,
+      certificateExpiry: certificateExpiry(balancer.tls.certificate),
+    },
   };
 }

@@ -106,6 +106,10 @@ export const NGINX_IMAGE_LAYOUT = {
   user: "nginx",
   /** Port the generated server listens on inside the container (published as `balancer.port`). */
   listenPort: 80,
+  /** Port the HTTPS server listens on inside the container (published as `balancer.tls.port`). */
+  tlsListenPort: 443,
+  /** Where the certificate and key files live (root only; the master reads them). */
+  tlsDir: "/etc/nginx/wsenv-tls",
 } as const;
 export type NginxLayout = { [K in keyof typeof NGINX_IMAGE_LAYOUT]: (typeof NGINX_IMAGE_LAYOUT)[K] extends number ? number : string };
 

@@ -1,3 +1,4 @@
+import { X509Certificate } from "crypto";
 import { z } from "zod";
 import {
   CONTEXT_NAME,
@@ -33,6 +34,32 @@ const envMap = z
   .refine((env) => Object.keys(env).length <= ENV_LIMIT, `must set at most ${ENV_LIMIT} variables`);
 /** Bytes, not characters: three-byte characters would otherwise pass a character bound three times over. */
 const SNIPPET_LIMIT_BYTES = 65536;
+
+/** A PEM certificate chain: the server's certificate first, then its intermediates. */
+const certificateChain = z
+  .string()
+  .max(65536, "must be at most 64 KiB")
+  .refine((pem) => /^-----BEGIN CERTIFICATE-----\r?\n[\s\S]*-----END CERTIFICATE-----\s*$/.test(pem) && parsesAsCertificate(pem), "must be a PEM certificate (-----BEGIN CERTIFICATE-----), the server's own first");
+
+function parsesAsCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const tlsSchema = z.strictObject({
+  certificate: certificateChain
+    .describe("The balancer's certificate chain in PEM, the server's certificate first; its key is wsenv:tlsKey (a secret)."),
+  port: port.default(8443)
+    .describe("Host port HTTPS and wss:// are published on (the container listens on 443)."),
+  redirectHttp: z.boolean().default(true)
+    .describe("Answer plain HTTP with a redirect to HTTPS (the balancer's health path excepted); false serves both."),
+  hsts: z.boolean().default(false)
+    .describe("Send Strict-Transport-Security (one year), so browsers use HTTPS only for this host."),
+});
 
 export const balancerSchema = z.strictObject({
   port: port.default(8080)
@@ -77,6 +104,8 @@ export const balancerSchema = z.strictObject({
     .describe("See `maxFails`."),
   healthPath: path.default("/_wsenv/health")
     .describe("Path of the balancer's own health endpoint (answered by nginx, never proxied)."),
+  tls: tlsSchema.optional()
+    .describe("HTTPS and wss:// with your certificate (the key in wsenv:tlsKey); HTTP/2, TLS 1.2 and 1.3 with Mozilla's intermediate ciphers."),
 });
 
 export const appSchema = z.strictObject({
@@ -154,6 +183,8 @@ export interface RawWsenvConfig {
   balancer?: unknown;
   app?: unknown;
   secretEnv?: unknown;
+  /** The TLS private key, checked for presence only: its value is never parsed into the spec. */
+  tlsKey?: unknown;
 }
 
 /** Every config problem at once, each naming the key path, what was expected and what was given. */
@@ -328,6 +359,14 @@ export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CO
         restart: a.restart,
       };
     }
+  }
+
+  if (balancer.success) {
+    const tls = balancer.data.tls;
+    if (tls && raw.tlsKey === undefined) problems.push(`${k}tlsKey: is required when ${k}balancer.tls is set: the certificate's private key, as a secret`);
+    if (!tls && raw.tlsKey !== undefined) problems.push(`${k}tlsKey: applies only with ${k}balancer.tls, which is not set (got a secret)`);
+    if (tls && raw.tlsKey !== undefined && typeof raw.tlsKey !== "string") problems.push(`${k}tlsKey: must be a string, a PEM private key (got a secret that is not)`);
+    if (tls && tls.port === balancer.data.port) problems.push(`${k}balancer.tls.port: must differ from balancer.port ${balancer.data.port} (got ${tls.port})`);
   }
 
   if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems, keys.subject);

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, RawWsenvConfig, WsenvSpec, parseWsenvConfig } from "./schema";
+import { ConfigError, RawWsenvConfig, STACK_CONFIG_KEYS, WsenvSpec, parseWsenvConfig } from "./schema";
+import { checkTlsKey } from "./tls";
 
 /**
  * Getting the stack config to the schema, from either place it lives: the Pulumi engine (the program) or
@@ -11,9 +12,12 @@ import { ConfigError, RawWsenvConfig, WsenvSpec, parseWsenvConfig } from "./sche
 export const NAMESPACE = "wsenv";
 /** The name of the program's one Environment: its Docker objects are `wsenv-<stack>-…`. */
 export const PROGRAM_ENVIRONMENT = "wsenv";
-export const CONFIG_KEYS = ["balancer", "app", "secretEnv"] as const;
+export const CONFIG_KEYS = ["balancer", "app", "secretEnv", "tlsKey"] as const;
 
 const SECRETS_KEY = `${NAMESPACE}:secretEnv`;
+const TLS_KEY = `${NAMESPACE}:tlsKey`;
+/** What an encrypted value of a stack file reads as offline: only the CLI can decrypt it. */
+const MASKED = "[secret]";
 
 /**
  * Builds the spec from a map of full keys (`wsenv:app`) to values. Unknown `wsenv:` keys are errors, so
@@ -30,13 +34,18 @@ export function specFromConfigMap(config: Record<string, unknown>, secretPaths: 
     .sort()
     .map((key) => `${key}: is not a known key; wsenv reads ${CONFIG_KEYS.map((k) => `${NAMESPACE}:${k}`).join(", ")}`);
   const misplacedSecrets = secretPaths
-    .filter((p) => p.startsWith(`${NAMESPACE}:`) && p !== SECRETS_KEY && !p.startsWith(`${SECRETS_KEY}.`))
+    .filter((p) => p.startsWith(`${NAMESPACE}:`) && p !== SECRETS_KEY && !p.startsWith(`${SECRETS_KEY}.`) && p !== TLS_KEY)
     .sort()
-    .map((p) => `${p}: must be plain text, not a secret (secure:); only ${SECRETS_KEY} holds secrets, so that a review sees what will run`);
+    .map((p) => `${p}: must be plain text, not a secret (secure:); only ${SECRETS_KEY} and ${TLS_KEY} hold secrets, so that a review sees what will run`);
+  // A private key in plain text would sit in the stack file, readable by everyone who reads the repository.
+  if (config[TLS_KEY] !== undefined && !secretPaths.includes(TLS_KEY)) {
+    misplacedSecrets.push(`${TLS_KEY}: must be a secret: set it with \`pulumi config set --secret ${TLS_KEY} < key.pem\` (got plain text)`);
+  }
   const raw: RawWsenvConfig = {
     balancer: config[`${NAMESPACE}:balancer`],
     app: config[`${NAMESPACE}:app`],
     secretEnv: config[SECRETS_KEY],
+    tlsKey: config[TLS_KEY],
   };
   const problems = [...unknown, ...misplacedSecrets];
   let spec: WsenvSpec | undefined;
@@ -45,6 +54,16 @@ export function specFromConfigMap(config: Record<string, unknown>, secretPaths: 
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
+  }
+  // The key is plain text here when the program runs (the engine decrypted it), masked in an offline render.
+  const tlsKey = config[TLS_KEY];
+  if (spec?.balancer.tls && typeof tlsKey === "string" && tlsKey !== MASKED) {
+    try {
+      checkTlsKey(spec.balancer.tls.certificate, tlsKey, STACK_CONFIG_KEYS);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
   }
   if (problems.length > 0 || !spec) throw new ConfigError(problems);
   return spec;
@@ -63,7 +82,7 @@ function maskSecure(value: unknown, at: string, found: string[]): unknown {
     const entries = Object.entries(value as Record<string, unknown>);
     if (entries.length === 1 && entries[0][0] === "secure") {
       found.push(at);
-      return "[secret]";
+      return MASKED;
     }
     return Object.fromEntries(entries.map(([k, v]) => [k, maskSecure(v, `${at}.${k}`, found)]));
   }

@@ -63,7 +63,7 @@ maybe("npm run render (offline, no Pulumi CLI, no Docker)", () => {
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n").slice(1)).toEqual([
-      "  wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+      "  wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
     ]);
     fs.rmSync(dir, { recursive: true, force: true });
   });

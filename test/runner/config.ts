@@ -13,8 +13,8 @@ export interface Project {
   refreshAlways: boolean;
 }
 
-/** Keys always passed as secret (the CLI would mark encrypted values secret; here only this one by convention). */
-export const SECRET_CONFIG_KEYS = ["wsenv:secretEnv"];
+/** Keys always passed as secret (the CLI would mark encrypted values secret; here these by convention). */
+export const SECRET_CONFIG_KEYS = ["wsenv:secretEnv", "wsenv:tlsKey"];
 
 export function loadProject(projectDir: string): Project {
   const f = path.join(projectDir, "Pulumi.yaml");

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import WebSocket from "ws";
@@ -119,6 +120,21 @@ export interface HttpAnswer {
   body: string;
 }
 
+/** GET over HTTPS trusting `ca` only; also says which certificate the server presented. */
+export function httpsGet(url: string, ca: string, timeoutMs = 10_000): Promise<HttpAnswer & { certificateFingerprint: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, agent: false, timeout: timeoutMs }, (res) => {
+      const certificateFingerprint = (res.socket as import("tls").TLSSocket).getPeerCertificate().fingerprint256;
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, certificateFingerprint }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on("error", reject);
+  });
+}
+
 export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false, timeout: timeoutMs }, (res) => {
@@ -165,9 +181,10 @@ export class ChatClient {
     });
   }
 
-  static open(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<ChatClient> {
+  /** `ca`: for wss://, the CA to trust (the test CA), instead of the system's. */
+  static open(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000, ca?: string): Promise<ChatClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { headers, handshakeTimeout: timeoutMs });
+      const socket = new WebSocket(url, { headers, handshakeTimeout: timeoutMs, ...(ca ? { ca } : {}) });
       const client = new ChatClient(socket);
       socket.once("open", () => resolve(client));
       socket.once("error", reject);

@@ -32,9 +32,11 @@ export class LiveTraffic {
   private httpLoop: Promise<void> = Promise.resolve();
   private reconnects: Promise<void>[] = [];
 
+  /** `ca`: for a wss:// URL, the CA the sockets trust. */
   constructor(
     private readonly httpUrl: string,
     private readonly wsUrl: string,
+    private readonly ca?: string,
   ) {}
 
   /** Opens `count` sockets (all welcomed) and starts the HTTP loop. */
@@ -47,7 +49,7 @@ export class LiveTraffic {
   }
 
   private async open(): Promise<TrackedSocket> {
-    const client = await ChatClient.open(this.wsUrl);
+    const client = await ChatClient.open(this.wsUrl, {}, 10_000, this.ca);
     await client.waitFor((m) => m.type === "welcome");
     const tracked: TrackedSocket = { client, node: client.welcomeNode ?? "", closedWith: null };
     client.socket.on("close", (code) => {

@@ -19,7 +19,7 @@ export function requireOrSkip(what: string, present: boolean): boolean {
 
 /** A layout in a fresh temp folder, with the host's worker user, for checking configs outside a container. */
 export function hostLayout(dir: string): NginxLayout {
-  return { ...NGINX_IMAGE_LAYOUT, snippetFile: path.join(dir, "wsenv-snippet.conf"), confFile: path.join(dir, "nginx.conf"), logDir: dir, user: "www-data" };
+  return { ...NGINX_IMAGE_LAYOUT, snippetFile: path.join(dir, "wsenv-snippet.conf"), confFile: path.join(dir, "nginx.conf"), logDir: dir, user: "www-data", tlsDir: path.join(dir, "tls") };
 }
 
 /**

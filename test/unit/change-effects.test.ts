@@ -1,3 +1,5 @@
+import * as fs from "fs";
+import * as path from "path";
 import { ArgKey, CHANGE, ON_CHANGE } from "../../lib/configDocs";
 import { ProgramRun, Registration, runProgram } from "../support/programUnderMocks";
 
@@ -11,7 +13,17 @@ const base = {
   "wsenv:app": { stack: "apache-php", nodes: 2, wsCommand: "php server.php", source: "./apps/chat-php" },
 };
 
+const tlsFile = (name: string) => fs.readFileSync(path.join(__dirname, "../fixtures/tls", name), "utf8");
+const tlsA = { certificate: tlsFile("a.crt") };
+/** With TLS on: the base of the balancer.tls.* keys. */
+const tlsBase = { ...base, "wsenv:balancer": { ...base["wsenv:balancer"], tls: tlsA }, "wsenv:tlsKey": tlsFile("a.key") };
+
 const CHANGED: Partial<Record<ArgKey, unknown>> = {
+  "balancer.tls": tlsA,
+  "balancer.tls.certificate": tlsFile("b.crt"),
+  "balancer.tls.port": 9443,
+  "balancer.tls.redirectHttp": false,
+  "balancer.tls.hsts": true,
   "balancer.port": 9090,
   "balancer.listenAddress": "127.0.0.1",
   "balancer.publicHost": "chat.example.com",
@@ -45,11 +57,17 @@ const CHANGED: Partial<Record<ArgKey, unknown>> = {
   "app.restart": "always",
   secretEnv: { DB_PASSWORD: "rotated" },
 };
-/** Keys whose effect depends on what the source holds, not on the config: the e2e sources suite covers them. */
-const BY_CONTENT: ArgKey[] = ["app.source", "app.ref"];
+/**
+ * Keys whose effect depends on what the source holds, not on the config (the e2e sources suite covers
+ * them), and the TLS key, which changes only with its certificate (a key belongs to one).
+ */
+const EXEMPT: ArgKey[] = ["app.source", "app.ref", "tlsKey"];
 
 function withChange(key: ArgKey, value: unknown): Record<string, unknown> {
   if (key === "secretEnv") return { ...base, "wsenv:secretEnv": value };
+  if (key === "balancer.tls") return { ...tlsBase, "wsenv:balancer": { ...base["wsenv:balancer"], tls: value } };
+  if (key === "balancer.tls.certificate") return { ...tlsBase, "wsenv:balancer": { ...base["wsenv:balancer"], tls: { certificate: value } }, "wsenv:tlsKey": tlsFile("b.key") };
+  if (key.startsWith("balancer.tls.")) return { ...tlsBase, "wsenv:balancer": { ...base["wsenv:balancer"], tls: { ...tlsA, [key.split(".")[2]]: value } } };
   const [section, field] = key.split(".") as ["balancer" | "app", string];
   const configKey = `wsenv:${section}` as const;
   return { ...base, [configKey]: { ...base[configKey], [field]: value } };
@@ -58,7 +76,7 @@ function withChange(key: ArgKey, value: unknown): Record<string, unknown> {
 const CONTAINER = "docker:index/container:Container";
 const nodes = (run: ProgramRun) => run.registrations.filter((r) => r.type === CONTAINER && String(r.inputs.name).includes("-app-"));
 const balancer = (run: ProgramRun) => run.registrations.find((r) => r.name === "wsenv-balancer-container")!;
-const config = (run: ProgramRun) => run.registrations.find((r) => r.type === "command:local:Command")!;
+const config = (run: ProgramRun) => run.registrations.find((r) => r.name === "wsenv-balancer-config")!;
 const names = (regs: Registration[]) => regs.map((r) => String(r.inputs.name));
 const json = (value: unknown) => JSON.stringify(value);
 
@@ -84,12 +102,13 @@ describe("what a change does, as documented for every key", () => {
   });
 
   test("every key has a changed value here, or is one whose effect depends on the fetched content", () => {
-    expect(Object.keys(ON_CHANGE).filter((k) => !(k in CHANGED) && !BY_CONTENT.includes(k as ArgKey))).toEqual([]);
+    expect(Object.keys(ON_CHANGE).filter((k) => !(k in CHANGED) && !EXEMPT.includes(k as ArgKey))).toEqual([]);
   });
 
   test.each(Object.entries(CHANGED))("%s", async (key, value) => {
-    const after = await runProgram(withChange(key as ArgKey, value));
+    const from = key.startsWith("balancer.tls.") ? await runProgram(tlsBase, "dev", ["wsenv:tlsKey"]) : before;
+    const after = await runProgram(withChange(key as ArgKey, value), "dev", ["wsenv:tlsKey"]);
     expect(after.error).toBeUndefined();
-    expect(observedEffect(before, after)).toBe(ON_CHANGE[key as ArgKey]);
+    expect(observedEffect(from, after)).toBe(ON_CHANGE[key as ArgKey]);
   });
 });

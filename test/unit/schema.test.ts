@@ -182,9 +182,9 @@ describe("secrets only where secrets belong", () => {
       throw new Error("expected a ConfigError");
     } catch (err) {
       expect((err as ConfigError).problems).toEqual([
-        "wsenv:app.env.MODE: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
-        "wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
-        "wsenv:balancer.snippet: must be plain text, not a secret (secure:); only wsenv:secretEnv holds secrets, so that a review sees what will run",
+        "wsenv:app.env.MODE: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
+        "wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
+        "wsenv:balancer.snippet: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
       ]);
     }
   });
