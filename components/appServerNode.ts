@@ -21,6 +21,11 @@ export interface AppServerNodeArgs {
   capabilities: pulumi.Input<pulumi.Input<string>[]>;
   /** Docker health check command (`["CMD", …]`); the node counts as started once it passes. */
   healthCheck: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * A read-only root filesystem with these tmpfs mounts (path to mount options) as the only writable
+   * paths. Default: a writable root. A change replaces the container (name it in the node's revision).
+   */
+  readOnlyTmpfs?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** One application server node: a container on the private network only, with a stable hostname. */
@@ -43,6 +48,7 @@ export class AppServerNode extends pulumi.ComponentResource {
         memory: args.memoryMb,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
+        ...(args.readOnlyTmpfs ? { readOnly: true, tmpfs: args.readOnlyTmpfs } : {}),
         healthcheck: {
           tests: args.healthCheck,
           interval: "5s",

@@ -139,6 +139,7 @@ export class Environment extends pulumi.ComponentResource {
           restart: plan.app.restart,
           capabilities: plan.app.capabilities,
           healthCheck: plan.app.healthCheck,
+          readOnlyTmpfs: plan.app.readOnlyTmpfs,
         },
         { parent: this },
       );

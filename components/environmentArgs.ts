@@ -244,6 +244,12 @@ export interface AppArgs {
    * Default: `"unless-stopped"`. A change updates the running container in place.
    */
   restart?: "unless-stopped" | "always" | "on-failure" | "no";
+  /**
+   * Make each node's root filesystem read-only, with the stack's run-time paths (/tmp, /run, ...) as tmpfs. The app then cannot write to its own folder: leave it off for apps that do.
+   *
+   * Default: `false`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
+   */
+  readOnly?: boolean;
 }
 
 /** Arguments of `Environment`: the stack config's keys, `wsenv:` left off. */

@@ -164,6 +164,7 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "app.env": CHANGE.rollNodes,
   "app.memoryMb": CHANGE.inPlace,
   "app.restart": CHANGE.inPlace,
+  "app.readOnly": CHANGE.rollNodes,
   "secretEnv": CHANGE.rollNodes,
   "tlsKey": CHANGE.reload,
 };

@@ -72,6 +72,9 @@ export function nodeRevision(app: AppSpec, imageName: string, secretDigest: stri
     wsPort: app.wsPort,
     wsCommand: app.wsCommand,
     env: Object.entries(app.env).sort(([a], [b]) => (a < b ? -1 : 1)),
+    // Docker replaces a container for a new read-only setting, and never applies a new tmpfs to one. Only
+    // when on, so the revisions of existing nodes stay what they were.
+    ...(app.readOnly ? { readOnly: true } : {}),
     secretDigest,
     healthCheck,
   };

@@ -54,6 +54,8 @@ export interface EnvironmentPlan {
     memoryMb: number;
     restart: string;
     capabilities: string[];
+    /** With `app.readOnly`: the tmpfs mounts (path to options) beside a read-only root filesystem. */
+    readOnlyTmpfs?: Record<string, string>;
     nodes: AppNodePlan[];
   };
   url: string;
@@ -130,6 +132,8 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
       memoryMb: app.memoryMb,
       restart: app.restart,
       capabilities: STACK_PRESETS[app.stack].capabilities,
+      // Counted in the node's memory limit as they fill; 64 MB each keeps one runaway writer from all of it.
+      readOnlyTmpfs: app.readOnly ? Object.fromEntries(STACK_PRESETS[app.stack].writablePaths.map((p) => [p, "rw,nosuid,nodev,size=64m"])) : undefined,
       nodes,
     },
     url: `http://${origin}${app.contextPath}`,

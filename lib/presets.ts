@@ -38,6 +38,11 @@ export interface StackPreset {
   runAs: string | null;
   /** The unprivileged user the supervisor switches `app.wsCommand` to when the node runs as root. */
   wsCommandUser: string | null;
+  /**
+   * Where the stack's servers write at run time, each a tmpfs when `app.readOnly` makes the rest of the
+   * node's filesystem read-only (found by running each stand-in image with `--read-only`).
+   */
+  writablePaths: string[];
 }
 
 export const STACK_NAMES = ["apache-php", "node", "tomcat"] as const;
@@ -59,6 +64,9 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     runAs: null,
     // The same user as Apache's children; the switch uses the SETUID/SETGID the node keeps for Apache.
     wsCommandUser: "www-data",
+    // /run holds Apache's pid and lock files (/var/run and /var/lock link there); Debian's PHP keeps its
+    // sessions in /var/lib/php/sessions, the official image's in /tmp.
+    writablePaths: ["/tmp", "/run", "/var/lib/php/sessions"],
   },
   node: {
     image: "node:20",
@@ -77,6 +85,8 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     // The official image's own unprivileged user; nothing of the stack needs root.
     runAs: "node",
     wsCommandUser: null,
+    // npm keeps its logs and cache under the user's home.
+    writablePaths: ["/tmp", "/run", "/home/node/.npm"],
   },
   tomcat: {
     image: "tomcat:10.1",
@@ -86,11 +96,15 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     serverCommand: ["catalina.sh", "run"],
     wsCommandPort: 8000,
     extensions: null,
-    postCopySteps: [],
+    // The official image has no unprivileged user: one is made, owning what Catalina writes at run time
+    // (logs/, work/, temp/, and conf/Catalina for context descriptors); the app and the rest stay root's.
+    postCopySteps: [
+      "RUN (id -u tomcat > /dev/null 2>&1 || useradd --system --uid 10001 --user-group --home-dir /usr/local/tomcat --shell /usr/sbin/nologin tomcat) && mkdir -p /usr/local/tomcat/logs /usr/local/tomcat/work /usr/local/tomcat/temp /usr/local/tomcat/conf/Catalina && chown -R tomcat:tomcat /usr/local/tomcat/logs /usr/local/tomcat/work /usr/local/tomcat/temp /usr/local/tomcat/conf/Catalina",
+    ],
     capabilities: [],
-    // The official image has no unprivileged user, and Catalina writes logs/, work/ and temp/: root, for now.
-    runAs: null,
+    runAs: "tomcat",
     wsCommandUser: null,
+    writablePaths: ["/tmp", "/run", "/usr/local/tomcat/logs", "/usr/local/tomcat/work", "/usr/local/tomcat/temp"],
   },
 };
 

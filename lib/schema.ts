@@ -142,6 +142,8 @@ export const appSchema = z.strictObject({
     .describe("Memory limit of each node, in MB."),
   restart: z.enum(["unless-stopped", "always", "on-failure", "no"], { error: "must be one of unless-stopped, always, on-failure, no" }).default("unless-stopped")
     .describe("Docker restart policy of each node."),
+  readOnly: z.boolean().default(false)
+    .describe("Make each node's root filesystem read-only, with the stack's run-time paths (/tmp, /run, ...) as tmpfs. The app then cannot write to its own folder: leave it off for apps that do."),
 });
 
 export type AppSource =
@@ -357,6 +359,7 @@ export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CO
         env: a.env,
         memoryMb: a.memoryMb,
         restart: a.restart,
+        readOnly: a.readOnly,
       };
     }
   }

@@ -1,5 +1,6 @@
 // Offline render: `npm run render -- --stack NAME` prints the nginx.conf that `pulumi up` would apply for
 // Pulumi.NAME.yaml, through the same schema, staging and plan as the program. No Pulumi CLI, no Docker.
+// `--json` prints both balancer files as {"nginxConf": ..., "snippet": ...} (for render:diff).
 // Invalid config: the per-field problems on stderr and exit code 2.
 import { prepareAppBuild } from "../lib/appSource";
 import { planEnvironment } from "../lib/plan";
@@ -21,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
     const spec = specFromConfigMap(file.config, file.secretPaths);
     const prefix = environmentPrefix(PROGRAM_ENVIRONMENT, stack);
     const build = await prepareAppBuild(spec.app, { projectDir, prefix, keys: STACK_CONFIG_KEYS });
-    process.stdout.write(planEnvironment({ prefix, stack }, spec, build, secretEnvDigest(stack, spec.secretEnv)).balancer.files.nginxConf);
+    const { files } = planEnvironment({ prefix, stack }, spec, build, secretEnvDigest(stack, spec.secretEnv)).balancer;
+    process.stdout.write(argv.includes("--json") ? `${JSON.stringify({ nginxConf: files.nginxConf, snippet: files.snippet })}\n` : files.nginxConf);
     return 0;
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : `render failed: ${(err as Error).message}`}\n`);

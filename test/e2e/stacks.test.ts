@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import WebSocket from "ws";
@@ -33,7 +34,8 @@ describeWithEngine("the node stack", () => {
     await runner("down", STACK);
     writeStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
-      "wsenv:app": { stack: "node", image: LOCAL_IMAGES.node, nodes: 2, source: app, context: "api" },
+      // Read-only: the node stack runs with only its run-time paths writable (see readonly.test.ts for Apache+PHP).
+      "wsenv:app": { stack: "node", image: LOCAL_IMAGES.node, nodes: 2, source: app, context: "api", readOnly: true },
     });
   });
 
@@ -57,6 +59,7 @@ describeWithEngine("the node stack", () => {
     const processes = containerProcesses(String(page.headers["x-wsenv-node"]));
     expect(processes.length).toBeGreaterThan(1);
     expect(processes.filter((p) => p.uid !== 1000)).toEqual([]);
+    expect(spawnSync("docker", ["inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", String(page.headers["x-wsenv-node"])], { encoding: "utf8" }).stdout.trim()).toBe("true");
   });
 
   test("down leaves nothing of the stack", async () => {
@@ -92,6 +95,11 @@ describeWithEngineAndImage("the tomcat stack", TOMCAT_IMAGE, () => {
     expect(JSON.parse(page.body)).toEqual({ context: "", wsPath: "/ws/", forwardedFor: "true" });
     // Two sockets at once: least_conn puts them on different nodes.
     expect(await Promise.all([echoOnce(`ws://127.0.0.1:${port}/ws/`), echoOnce(`ws://127.0.0.1:${port}/ws/`)])).toEqual(["echo:hi", "echo:hi"]);
+    // Every process of the node, the supervisor and Catalina's JVM included, runs as the made `tomcat` user.
+    const node = (up.outputs.nodes as { name: string }[])[0].name;
+    const processes = containerProcesses(node);
+    expect(processes.length).toBeGreaterThan(1);
+    expect(processes.filter((p) => p.uid !== 10001)).toEqual([]);
   });
 
   test("down leaves nothing of the stack", async () => {

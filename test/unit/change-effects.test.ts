@@ -55,6 +55,7 @@ const CHANGED: Partial<Record<ArgKey, unknown>> = {
   "app.env": { FEATURE: "on" },
   "app.memoryMb": 1024,
   "app.restart": "always",
+  "app.readOnly": true,
   secretEnv: { DB_PASSWORD: "rotated" },
 };
 /**
