@@ -114,6 +114,12 @@ export interface BalancerArgs {
    */
   memoryMb?: number;
   /**
+   * Bytes nginx reads a WebSocket frame in, each way (`proxy_buffer_size`); every open socket keeps both for its life. The default holds 1 KiB messages at full speed and an idle socket in about 12.7 KiB (4 KiB, a page, cost 17.7 to 27.3); larger messages take more reads (8 KiB ones: about 20% fewer per second).
+   *
+   * Default: `1280`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
+   */
+  websocketBufferSize?: number;
+  /**
    * How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`).
    *
    * Default: `"10m"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.

@@ -138,6 +138,7 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "balancer.workerConnections": CHANGE.replaceBalancer,
   "balancer.cpuShares": CHANGE.inPlace,
   "balancer.memoryMb": CHANGE.inPlace,
+  "balancer.websocketBufferSize": CHANGE.reload,
   "balancer.drainTimeout": CHANGE.reload,
   "balancer.connectTimeout": CHANGE.reload,
   "balancer.maxFails": CHANGE.reload,

@@ -36,6 +36,7 @@ export const EXPERIMENTS: Experiment[] = [
       "worker_rlimit_nofile 18000;  (now: workerConnections + 1024 = 18024)",
       "worker_connections 9000;  (now: 17000)",
       "access_log ... wsenv;  (now: buffer=64k flush=1s)",
+      "no proxy_buffer_size, no request_pool_size  (now: 1280 and 2816)",
     ],
     idle: true,
     apply: (conf) =>
@@ -44,6 +45,8 @@ export const EXPERIMENTS: Experiment[] = [
         (c: string) => replaceOnce(c, /^worker_rlimit_nofile \d+;$/m, "worker_rlimit_nofile 18000;"),
         (c: string) => replaceOnce(c, /^(\s*)worker_connections \d+;$/m, "$1worker_connections 9000;"),
         (c: string) => replaceOnce(c, /^(\s*access_log \S+ wsenv) buffer=64k flush=1s;$/m, "$1;"),
+        (c: string) => replaceOnce(c, /^\s*proxy_buffer_size 1280;\n/gm, ""),
+        (c: string) => replaceOnce(c, /^\s*request_pool_size 2816;\n/m, ""),
       ].reduce((c, step) => step(c), conf),
   },
   {
@@ -65,10 +68,10 @@ export const EXPERIMENTS: Experiment[] = [
   {
     name: "wsbuf",
     describe:
-      "smaller socket buffers: nginx keeps two proxy_buffer_size buffers (one per direction, a page each by default) for the whole life of every upgraded connection; 1k cuts the balancer's memory per idle socket, at the cost of more reads for frames over 1k",
-    directives: ["proxy_buffer_size 1k;  (added to each WebSocket location)"],
+      "one tuning step undone: nginx's own WebSocket buffers (a page, 4k, each way) instead of balancer.websocketBufferSize 1280 and the request pool sized for them; an upgraded connection keeps both buffers for its life",
+    directives: ["proxy_buffer_size 4k;  (now: 1280)", "request_pool_size: nginx's 4k  (now: 2816)"],
     idle: true,
-    apply: (conf) => replaceOnce(conf, /^(\s*)proxy_buffering off;$/gm, "$1proxy_buffering off;\n$1proxy_buffer_size 1k;"),
+    apply: (conf) => replaceOnce(replaceOnce(conf, /^(\s*)proxy_buffer_size 1280;$/gm, "$1proxy_buffer_size 4k;"), /^\s*request_pool_size 2816;\n/m, ""),
   },
   {
     name: "reuseport",

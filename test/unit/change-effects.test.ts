@@ -37,6 +37,7 @@ const CHANGED: Partial<Record<ArgKey, unknown>> = {
   "balancer.workerConnections": 8192,
   "balancer.cpuShares": 2048,
   "balancer.memoryMb": 1024,
+  "balancer.websocketBufferSize": 4096,
   "balancer.drainTimeout": "5m",
   "balancer.connectTimeout": "3s",
   "balancer.maxFails": 3,

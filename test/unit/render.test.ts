@@ -211,3 +211,23 @@ describe("no config value can inject nginx directives", () => {
     );
   });
 });
+
+describe("WebSocket buffers", () => {
+  const conf = (balancer: Record<string, unknown>) => {
+    const spec = parseWsenvConfig({ app: { source: "./apps/chat-php", wsCommand: "php server.php" }, balancer });
+    return renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 8000, nodeHosts: ["n0"] }).nginxConf;
+  };
+
+  test("each WebSocket location reads frames in websocketBufferSize bytes, and the request pool holds both buffers", () => {
+    const text = conf({ websocketPaths: ["/ws/", "/live/"] });
+    expect(text.match(/proxy_buffer_size 1280;/g)).toHaveLength(2);
+    expect(text).toContain("request_pool_size 2816;");
+    expect(text.slice(text.indexOf("location / {"))).not.toContain("proxy_buffer_size");
+  });
+
+  test("a buffer of a page or more leaves nginx's own request pool size", () => {
+    const text = conf({ websocketBufferSize: 4096 });
+    expect(text).toContain("proxy_buffer_size 4096;");
+    expect(text).not.toContain("request_pool_size");
+  });
+});

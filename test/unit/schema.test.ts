@@ -22,6 +22,7 @@ describe("stack config schema", () => {
       publicHost: "localhost",
       websocketPaths: ["/ws/"],
       websocketTimeout: "1h",
+      websocketBufferSize: 1280,
       sticky: false,
       snippet: "",
       image: "nginx:1.27",
