@@ -48,33 +48,29 @@ maybe("real nginx -t accepts every generated config", () => {
     expect(result.output).toMatch(new RegExp(`wsenv-snippet\\.conf:${line}\\b`));
   });
 
+  /** nginx -t of a TLS config whose files hold the fixture certificate `a.crt` and the key `keyFile`. */
+  const testTls = (tls: Record<string, unknown>, keyFile: string) => {
+    const pem = (name: string) => fs.readFileSync(path.join(__dirname, "../fixtures/tls", name), "utf8");
+    const spec = parseWsenvConfig({ balancer: { tls: { certificate: pem("a.crt"), ...tls } }, app: { source: "./apps/chat-php", wsCommand: "php server.php" }, tlsKey: "checked elsewhere" });
+    const hosts = [appNodeName("wsenv-dev", "0123abcd", 0)];
+    const layout = hostLayout(dir);
+    const name = tlsFileName(pem("a.crt"));
+    fs.mkdirSync(layout.tlsDir, { recursive: true });
+    fs.writeFileSync(path.join(layout.tlsDir, `${name}.crt`), pem("a.crt"));
+    fs.writeFileSync(path.join(layout.tlsDir, `${name}.key`), pem(keyFile), { mode: 0o600 });
+    const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 8000, nodeHosts: hosts, tlsFileName: name }, layout);
+    return nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts);
+  };
+
   test.each([
     ["redirecting plain HTTP", { redirectHttp: true, hsts: false }],
     ["serving both, with HSTS", { redirectHttp: false, hsts: true }],
   ])("with TLS, %s: nginx -t loads the certificate and key from their files", (_, tls) => {
-    const pem = (name: string) => fs.readFileSync(path.join(__dirname, "../fixtures/tls", name), "utf8");
-    const spec = parseWsenvConfig({ balancer: { tls: { certificate: pem("a.crt"), ...tls } }, app: { source: "./apps/chat-php", wsCommand: "php server.php" }, tlsKey: pem("a.key") });
-    const hosts = [appNodeName("wsenv-dev", "0123abcd", 0)];
-    const layout = hostLayout(dir);
-    const name = tlsFileName(pem("a.crt"));
-    fs.mkdirSync(layout.tlsDir, { recursive: true });
-    fs.writeFileSync(path.join(layout.tlsDir, `${name}.crt`), pem("a.crt"));
-    fs.writeFileSync(path.join(layout.tlsDir, `${name}.key`), pem("a.key"), { mode: 0o600 });
-    const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 8000, nodeHosts: hosts, tlsFileName: name }, layout);
-    expect(nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts)).toEqual({ ok: true, output: expect.stringContaining("test is successful") });
+    expect(testTls(tls, "a.key")).toEqual({ ok: true, output: expect.stringContaining("test is successful") });
   });
 
   test("with TLS and a key of another certificate, nginx -t fails (the config step's last line of defence)", () => {
-    const pem = (name: string) => fs.readFileSync(path.join(__dirname, "../fixtures/tls", name), "utf8");
-    const spec = parseWsenvConfig({ balancer: { tls: { certificate: pem("a.crt") } }, app: { source: "./apps/chat-php" }, tlsKey: "k" });
-    const hosts = [appNodeName("wsenv-dev", "0123abcd", 0)];
-    const layout = hostLayout(dir);
-    const name = tlsFileName(pem("a.crt"));
-    fs.mkdirSync(layout.tlsDir, { recursive: true });
-    fs.writeFileSync(path.join(layout.tlsDir, `${name}.crt`), pem("a.crt"));
-    fs.writeFileSync(path.join(layout.tlsDir, `${name}.key`), pem("b.key"), { mode: 0o600 });
-    const files = renderBalancerFiles({ stackName: "dev", balancer: spec.balancer, httpPort: 80, wsPort: 80, nodeHosts: hosts, tlsFileName: name }, layout);
-    const result = nginxTest(nginx!, dir, files.nginxConf, files.snippet, hosts);
+    const result = testTls({}, "b.key");
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/key values mismatch/);
   });
