@@ -57,6 +57,19 @@ export function toolchainParts(cliGoMod: string, packageJson: { dependencies: Re
   ];
 }
 
+/**
+ * The YAML language host: not needed by this program (Node.js), but by Pulumi YAML programs, such as one
+ * that uses a component package. Served by the proxy; `go install` builds it (its module has no local
+ * replaces). Recorded in the manifest with its version, so a new pin builds it again.
+ */
+export const YAML_HOST: ToolchainPart = {
+  binary: "pulumi-language-yaml",
+  module: "github.com/pulumi/pulumi-yaml",
+  version: "v1.25.0",
+  pinnedBy: "scripts/toolchain.ts (the newest release the proxy serves)",
+};
+export const yamlHostEntry = `${YAML_HOST.binary}@${YAML_HOST.version}`;
+
 /** pulumi-command tags its releases at the repository root, so its provider module is asked for by commit. */
 const COMMAND_PROVIDER_COMMITS: Record<string, string> = { "1.2.1": "7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25" };
 
@@ -156,6 +169,15 @@ function buildCli(dir: string, version: string): void {
   fs.renameSync(`${out}.tmp`, out);
 }
 
+function buildYamlHost(dir: string): void {
+  const build = spawnSync("go", ["install", `${YAML_HOST.module}/cmd/${YAML_HOST.binary}@${YAML_HOST.version}`], {
+    cwd: os.tmpdir(),
+    env: { ...process.env, GOBIN: path.join(dir, "bin") },
+    stdio: "inherit",
+  });
+  if (build.status !== 0) throw new Error(`go install of ${YAML_HOST.module} ${YAML_HOST.version} failed (exit ${build.status})`);
+}
+
 function writeManifest(dir: string, manifest: Manifest): void {
   fs.writeFileSync(path.join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 }
@@ -166,7 +188,7 @@ function main(): number {
   const { dir, parts } = currentToolchainDir();
   const cli = parts[0];
   const previous = readManifest(dir);
-  if (isComplete(previous, parts)) {
+  if (isComplete(previous, parts) && previous!.built.includes(yamlHostEntry)) {
     step(`cached in ${dir}: ${previous!.built.join(", ")}; nothing to do`);
     return 0;
   }
@@ -178,6 +200,13 @@ function main(): number {
     writeManifest(dir, { built });
   }
   step(`${cli.binary} ${cli.version} in ${path.join(dir, "bin")}`);
+  if (!built.includes(yamlHostEntry)) {
+    step(`building ${YAML_HOST.binary} ${YAML_HOST.version} from ${YAML_HOST.module}`);
+    buildYamlHost(dir);
+    built.push(yamlHostEntry);
+    writeManifest(dir, { built });
+  }
+  step(`${YAML_HOST.binary} ${YAML_HOST.version} in ${path.join(dir, "bin")}`);
   // Every module is asked before anything stops, so one run names every module the proxy refuses.
   const refusals = parts.slice(1).flatMap((part) => {
     step(`asking the Go module proxy for ${part.module} at ${part.version}`);
