@@ -184,6 +184,20 @@ export function hashTree(root: string): string {
   return hash.digest("hex");
 }
 
+/** Replaces `final` with the staged folder; another staging that moved first is replaced in turn. */
+function moveIntoPlace(staged: string, final: string): void {
+  for (let attempt = 0; ; attempt++) {
+    fs.rmSync(final, { recursive: true, force: true });
+    try {
+      fs.renameSync(staged, final);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== "ENOTEMPTY" && code !== "EEXIST") || attempt >= 10) throw err;
+    }
+  }
+}
+
 /** Where and for whom a build is staged. */
 export interface StagingOptions {
   /** The project folder: relative sources resolve here, and sources must lie inside it. */
@@ -201,9 +215,11 @@ export interface StagingOptions {
  */
 export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promise<PreparedAppBuild> {
   const contextDir = buildContextDir(opts.prefix);
-  const absolute = path.resolve(opts.projectDir, contextDir);
-  fs.rmSync(absolute, { recursive: true, force: true });
-  fs.mkdirSync(absolute, { recursive: true });
+  const final = path.resolve(opts.projectDir, contextDir);
+  // Staged in a folder of its own and moved into place when complete: two stagings of one environment at
+  // once (a render beside an up, test files in parallel) never see each other's half-written files.
+  fs.mkdirSync(path.dirname(final), { recursive: true });
+  const absolute = fs.mkdtempSync(`${final}.staging-`);
   const appDir = path.join(absolute, "app");
 
   const source = app.source;
@@ -218,9 +234,13 @@ export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promi
     fs.writeFileSync(path.join(absolute, "Dockerfile"), renderDockerfile(app));
     fs.writeFileSync(path.join(absolute, "wsenv-supervise"), SUPERVISOR_SCRIPT, { mode: 0o755 });
     fs.chmodSync(path.join(absolute, "wsenv-supervise"), 0o755);
-    return { contextDir, contentHash: hashTree(absolute), deployed };
+    const contentHash = hashTree(absolute);
+    moveIntoPlace(absolute, final);
+    return { contextDir, contentHash, deployed };
   } catch (err) {
+    // Nothing of a source that failed stays, nor an earlier context that no longer matches the config.
     fs.rmSync(absolute, { recursive: true, force: true });
+    fs.rmSync(final, { recursive: true, force: true });
     throw err instanceof SourceProblem ? sourceConfigError(err, opts.keys) : err;
   }
 }
