@@ -413,6 +413,10 @@ async function main(): Promise<void> {
       const run = new IdleRun(t, pool, p.idle);
       runs.push(run);
       try {
+        // The minimal-handshake row first, on the fresh process; then a fresh process again for the ramp,
+        // so neither measures memory the other freed (allocators keep it, and reuse it for free).
+        await run.minimal();
+        await t.restart();
         await run.ramp();
       } catch (err) {
         results.find((r) => r.name === t.name)!.errors.push(`idle ramp: ${(err as Error).message.split("\n")[0]}`);

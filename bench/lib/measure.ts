@@ -344,13 +344,32 @@ export interface IdleResult {
   finalRssKiB: number | null;
   /** (RSS at the end of the ramp - RSS before it) / sockets open at the end of the ramp, KiB. */
   rssPerSocketKiB: number | null;
+  /** The same for MINIMAL_IDLE_SOCKETS sockets with a minimal handshake, on a fresh process before the ramp, KiB. */
+  minimalRssPerSocketKiB: number | null;
   closeCodes: Record<string, number>;
   errors: Record<string, number>;
 }
 
+/**
+ * What the idle ramp sends with each handshake: a desktop Chrome's headers and a 1.5 KB session cookie,
+ * as a signed-in user's page does (ws adds Host, Upgrade, the key and the version). A proxy keeps some of
+ * a handshake for the socket's life, so a minimal one flatters it; the minimal row is measured too.
+ */
+export const BROWSER_HANDSHAKE_HEADERS: Record<string, string> = {
+  "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+  Origin: "http://localhost",
+  "Cache-Control": "no-cache",
+  Pragma: "no-cache",
+  "Accept-Encoding": "gzip, deflate, br, zstd",
+  "Accept-Language": "en-US,en;q=0.9",
+  Cookie: `session=${"a".repeat(1500)}`,
+};
+/** Sockets of the minimal-handshake row, opened before the ramp. */
+export const MINIMAL_IDLE_SOCKETS = 2000;
+
 /** One target's idle-socket state while the run ramps it and then holds it. */
 export class IdleRun {
-  result: IdleResult = { baselineRssKiB: null, stages: [], heldS: 0, openAfterHold: 0, drops: 0, finalRssKiB: null, rssPerSocketKiB: null, closeCodes: {}, errors: {} };
+  result: IdleResult = { baselineRssKiB: null, stages: [], heldS: 0, openAfterHold: 0, drops: 0, finalRssKiB: null, rssPerSocketKiB: null, minimalRssPerSocketKiB: null, closeCodes: {}, errors: {} };
   rampEnd = 0;
   constructor(readonly target: Target, readonly pool: GeneratorPool, readonly p: Params["idle"]) {}
 
@@ -372,7 +391,7 @@ export class IdleRun {
       const t0 = Date.now();
       await this.pool.all(
         "idleOpen",
-        (i) => ({ urls: this.target.wsUrls, total: each[i], concurrency: this.p.concurrencyPerGen, offset: i, timeoutMs: this.p.handshakeTimeoutMs, deadlineMs: 120_000 }),
+        (i) => ({ urls: this.target.wsUrls, total: each[i], concurrency: this.p.concurrencyPerGen, offset: i, timeoutMs: this.p.handshakeTimeoutMs, deadlineMs: 120_000, headers: BROWSER_HANDSHAKE_HEADERS }),
         180_000,
       );
       const openMs = Date.now() - t0;
@@ -399,6 +418,19 @@ export class IdleRun {
     this.result.errors = st.errors;
     this.result.finalRssKiB = this.target.rssKiB();
     log(`  idle ${this.target.name}: after ${this.result.heldS} s held, ${st.open} open, ${st.drops} dropped`);
+    await this.pool.all("idleClose", () => ({}), 60_000);
+  }
+
+  /** The second row: a minimal handshake (no browser headers, no cookie), on a freshly started target. */
+  async minimal(): Promise<void> {
+    const before = this.target.rssKiB();
+    const each = shares(MINIMAL_IDLE_SOCKETS, this.pool.size);
+    await this.pool.all("idleOpen", (i) => ({ urls: this.target.wsUrls, total: each[i], concurrency: this.p.concurrencyPerGen, offset: i, timeoutMs: this.p.handshakeTimeoutMs, deadlineMs: 60_000 }), 90_000);
+    await sleep(this.p.settleMs);
+    const st = await this.status();
+    const after = this.target.rssKiB();
+    this.result.minimalRssPerSocketKiB = before !== null && after !== null && st.open > 0 ? round((after - before) / st.open, 2) : null;
+    log(`  idle ${this.target.name}: ${st.open} sockets with a minimal handshake, ${this.result.minimalRssPerSocketKiB ?? "-"} KiB each`);
     await this.pool.all("idleClose", () => ({}), 60_000);
   }
 }

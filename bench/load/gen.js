@@ -27,7 +27,7 @@ function cpuMeter() {
 /** Opens `count` sockets (at most `concurrency` handshakes in flight); resolves with the open ones. */
 // Gives up after `giveUpAfter` failures in a row (a target that refuses more sockets is not retried for
 // minutes) or at the deadline; what was not attempted is reported as such.
-async function openMany(urls, count, { concurrency = 100, timeoutMs = 15000, onMessage, offset = 0, giveUpAfter = Infinity, deadlineMs } = {}) {
+async function openMany(urls, count, { concurrency = 100, timeoutMs = 15000, onMessage, offset = 0, giveUpAfter = Infinity, deadlineMs, headers } = {}) {
   const sockets = [];
   let failed = 0;
   let next = 0;
@@ -39,7 +39,7 @@ async function openMany(urls, count, { concurrency = 100, timeoutMs = 15000, onM
     while (next < count && Date.now() < deadline && !gaveUp) {
       const i = next++;
       const ok = await new Promise((resolve) => {
-        const ws = new WebSocket(pick(urls, offset + i), { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+        const ws = new WebSocket(pick(urls, offset + i), { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers });
         ws.on("error", (err) => {
           errors[err.code || err.message.slice(0, 60)] = (errors[err.code || err.message.slice(0, 60)] || 0) + 1;
           resolve(false);
@@ -228,10 +228,10 @@ function fanClose() {
 // Idle sockets: opened in steps and then left completely silent; drops are sockets that closed after
 // they had opened.
 const idle = { sockets: [], attempted: 0, failed: 0, drops: 0, errors: {}, closeCodes: {}, gaveUp: false };
-async function idleOpen({ urls, total, concurrency, offset, timeoutMs, deadlineMs }) {
+async function idleOpen({ urls, total, concurrency, offset, timeoutMs, deadlineMs, headers }) {
   const want = idle.gaveUp ? 0 : Math.max(0, total - idle.attempted);
   const t0 = Date.now();
-  const res = await openMany(urls, want, { concurrency, offset: offset + idle.attempted, timeoutMs, deadlineMs, giveUpAfter: concurrency });
+  const res = await openMany(urls, want, { concurrency, offset: offset + idle.attempted, timeoutMs, deadlineMs, giveUpAfter: concurrency, headers });
   idle.attempted += want - res.notAttempted;
   if (res.gaveUp) idle.gaveUp = true;
   for (const ws of res.sockets) {
@@ -260,7 +260,8 @@ function idleStatus() {
 function idleClose() {
   for (const ws of idle.sockets) ws.removeAllListeners("close");
   closeAll(idle.sockets);
-  idle.sockets = [];
+  // A clean slate for the next measurement on this generator.
+  Object.assign(idle, { sockets: [], attempted: 0, failed: 0, drops: 0, errors: {}, closeCodes: {}, gaveUp: false });
   return {};
 }
 
