@@ -89,10 +89,11 @@ export class Environment extends pulumi.ComponentResource {
     const secretDigest = pulumi.unsecret(pulumi.all([env, secretEnv]).apply(([plainEnv, secrets]) => secretEnvDigest(stack, resolvedSpec(plainEnv, secrets).secretEnv)));
     const hasSecrets = pulumi.unsecret(secretEnv.apply((secrets) => Object.keys(secrets).length > 0));
     const staged = pulumi.output(prepareAppBuild(spec.app, { projectDir: process.cwd(), prefix, keys }));
-    // Always a secret, whatever the caller passed; checked against the certificate once it resolves.
+    // Always a secret, whatever the caller passed; an Input is checked against the certificate once it resolves.
     const certificate = spec.balancer.tls?.certificate;
     const tlsKey = certificate === undefined || args.tlsKey === undefined ? undefined : pulumi.secret(args.tlsKey);
-    const tlsKeyChecked = tlsKey ? pulumi.unsecret(tlsKey.apply((key) => (checkTlsKey(certificate!, key, keys), true))) : true;
+    // A key given as text was checked above already.
+    const tlsKeyChecked = tlsKey && typeof args.tlsKey !== "string" ? pulumi.unsecret(tlsKey.apply((key) => (checkTlsKey(certificate!, key, keys), true))) : true;
     // Everything waits for the plan, so a source that cannot be staged or an Input value the schema
     // refuses fails the update before any child is created.
     const plan: pulumi.Output<EnvironmentPlan> = pulumi

@@ -2,8 +2,8 @@
 // types, defaults and descriptions are the stack config's: one schema validates both.
 import type * as pulumi from "@pulumi/pulumi";
 
-// Values are plain, not Inputs, except app.env and secretEnv: they decide which resources exist and what
-// the generated config says, and are checked before any resource is declared.
+// Values are plain, not Inputs, except app.env, secretEnv and tlsKey: they decide which resources exist
+// and what the generated config says, and are checked before any resource is declared.
 
 /** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */
 export interface TlsArgs {
@@ -108,7 +108,7 @@ export interface BalancerArgs {
    */
   cpuShares?: number;
   /**
-   * Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 18 KiB, so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place.
+   * Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 13 KiB (21 with a browser's cookie), so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place.
    *
    * Default: `2048`. A change updates the running container in place.
    */

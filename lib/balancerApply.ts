@@ -1,10 +1,14 @@
 import type { BalancerFiles } from "./nginx";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
 
-/** What the apply script reads on stdin: nginx.conf, then the snippet, each base64 on one line. */
+/** Texts as the balancer's steps read them on stdin: each base64 on a line of its own (`read -r` each). */
+export function base64Lines(...texts: string[]): string {
+  return texts.map((text) => `${Buffer.from(text, "utf8").toString("base64")}\n`).join("");
+}
+
+/** What the apply script reads on stdin: nginx.conf, then the snippet. */
 export function applyStdin(files: Pick<BalancerFiles, "nginxConf" | "snippet">): string {
-  const line = (text: string) => `${Buffer.from(text, "utf8").toString("base64")}\n`;
-  return line(files.nginxConf) + line(files.snippet);
+  return base64Lines(files.nginxConf, files.snippet);
 }
 
 /**

@@ -199,7 +199,6 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
   return lines.join("\n");
 }
 
-/** HSTS over HTTPS only: `$wsenv_hsts` is empty on plain HTTP, and nginx sends no header with no value. */
 /**
  * An upgraded connection keeps its two WebSocket buffers in its request's pool for its whole life; below a
  * page they come out of the pool's first block, and the pool then grows by a whole block unless that block
@@ -212,6 +211,7 @@ function requestPool(b: BalancerSpec): string[] {
   return size < 4096 ? [`request_pool_size ${word(size)};`] : [];
 }
 
+/** HSTS over HTTPS only: `$wsenv_hsts` is empty on plain HTTP, and nginx sends no header with no value. */
 function hstsHeader(input: BalancerConfigInput): string[] {
   return input.balancer.tls?.hsts ? ["add_header Strict-Transport-Security $wsenv_hsts always;"] : [];
 }

@@ -98,13 +98,14 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
     return { name, envs };
   });
 
+  const tls = balancer.tls && { port: balancer.tls.port, certificate: balancer.tls.certificate, fileName: tlsFileName(balancer.tls.certificate) };
   const files = renderBalancerFiles({
     stackName: stack,
     balancer,
     httpPort: app.httpPort,
     wsPort: app.wsPort,
     nodeHosts: nodes.map((n) => n.name),
-    tlsFileName: balancer.tls && tlsFileName(balancer.tls.certificate),
+    tlsFileName: tls?.fileName,
   });
   const origin = `${balancer.publicHost}:${balancer.port}`;
   const tlsOrigin = balancer.tls && `${balancer.publicHost}${balancer.tls.port === 443 ? "" : `:${balancer.tls.port}`}`;
@@ -121,7 +122,7 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
       capabilities: BALANCER_CAPABILITIES,
       healthPath: balancer.healthPath,
       files,
-      tls: balancer.tls && { port: balancer.tls.port, certificate: balancer.tls.certificate, fileName: tlsFileName(balancer.tls.certificate) },
+      tls,
     },
     app: {
       imageName,

@@ -93,7 +93,7 @@ export const balancerSchema = z.strictObject({
   cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(1024)
     .describe("The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get)."),
   memoryMb: z.number().int("must be a whole number").min(64, "must be at least 64").max(65536, "must be at most 65536").default(2048)
-    .describe("Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 18 KiB, so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place."),
+    .describe("Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 13 KiB (21 with a browser's cookie), so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place."),
   websocketBufferSize: z.number().int("must be a whole number of bytes").min(256, "must be at least 256").max(65536, "must be at most 65536").default(1280)
     .describe("Bytes nginx reads a WebSocket frame in, each way (`proxy_buffer_size`); every open socket keeps both for its life. The default holds 1 KiB messages at full speed and an idle socket in about 12.7 KiB (4 KiB, a page, cost 17.7 to 27.3); larger messages take more reads (8 KiB ones: about 20% fewer per second)."),
   drainTimeout: duration.default("10m")

@@ -1,4 +1,5 @@
 import { X509Certificate, createHash, createPrivateKey } from "crypto";
+import { base64Lines } from "./balancerApply";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
 import { ConfigError, KeyPrefix } from "./schema";
 
@@ -39,9 +40,9 @@ export function certificateExpiry(certificate: string): string {
   return new Date(new X509Certificate(certificate).validTo).toISOString();
 }
 
-/** What the TLS step reads on stdin: the file name, the chain and the key, each base64 on one line. */
+/** What the TLS step reads on stdin: the file name, the chain and the key. */
 export function tlsStdin(fileName: string, certificate: string, key: string): string {
-  return [fileName, certificate, key].map((text) => `${Buffer.from(text, "utf8").toString("base64")}\n`).join("");
+  return base64Lines(fileName, certificate, key);
 }
 
 /**
