@@ -37,6 +37,10 @@ import { BenchResults, ProgramTiming, TargetResult, renderHtml, renderMarkdown, 
 import {
   BenchEnvironment,
   BACKEND_WORKERS,
+  CADDY_IMAGE,
+  HAPROXY_IMAGE,
+  NGINX_IMAGE,
+  NODE_IMAGE,
   LABEL,
   PORTS_PER_PATH,
   Target,
@@ -308,8 +312,8 @@ async function main(): Promise<void> {
   if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0) {
     throw new Error("no Docker engine answers `docker info` (start one: nohup dockerd >/tmp/dockerd.log 2>&1 &)");
   }
-  for (const image of ["wsenv-test/nginx:bookworm", "wsenv-test/node:bookworm"]) {
-    if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) throw new Error(`missing image ${image}: run \`npm run images\``);
+  for (const [image, build] of [[NGINX_IMAGE, "nginx"], [NODE_IMAGE, "node"], [HAPROXY_IMAGE, "haproxy"], [CADDY_IMAGE, "caddy"]]) {
+    if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) throw new Error(`missing image ${image}: run \`npm run images -- ${build}\``);
   }
   fs.mkdirSync(WORK_DIR, { recursive: true });
   fs.mkdirSync(outDir, { recursive: true });
@@ -335,20 +339,18 @@ async function main(): Promise<void> {
     log("building the backend image (DOCKER_BUILDKIT=0)");
     const imageId = buildBackendImage();
     const [d, h, c, w, s] = await Promise.all([0, 1, 2, 3, 4].map(() => freePorts(PORTS_PER_PATH)));
-    const [haproxyPort, caddyPort] = await freePorts(2);
     const { plan, stackConfig } = benchPlan(imageId, { wsenv: w[0] });
     const env: BenchEnvironment = {
       plan,
       stackConfig,
       backendName: plan.app.nodes[0].name,
-      backendPorts: { direct: d, haproxy: h, caddy: c },
+      directPorts: d,
       wsenvPorts: w,
       seedPorts: s,
-      haproxyPort,
-      caddyPort,
+      competitorPorts: { haproxy: h, caddy: c },
     };
     log(`backend node ${env.backendName} on network ${plan.networkName}`);
-    startNetworkAndBackend(plan, env.backendPorts);
+    startNetworkAndBackend(plan, env.directPorts);
     await waitBackend(env);
     const vers = versions();
 
@@ -373,7 +375,7 @@ async function main(): Promise<void> {
 
     const foreign = new Set<string>(foreignContainers());
     const sampler = new CpuSampler();
-    sampler.setPorts([...d, ...h, ...c, ...w, ...s, haproxyPort, caddyPort, ...expPorts.flat()]);
+    sampler.setPorts([...d, ...h, ...c, ...w, ...s, ...expPorts.flat()]);
     const quietWait = Number(arg("--wait-quiet") ?? (quick ? 0 : 120));
     const quiet = await waitQuiet(sampler, quietWait);
     log(`machine: ${quiet}`);
@@ -384,6 +386,7 @@ async function main(): Promise<void> {
       results.push({
         name: t.name,
         describe: t.describe,
+        allowed: t.allowed,
         echoRate: aggEchoRate(m.chunks.echoRate, p.echoRate),
         echoSat: aggEchoSat(m.chunks.echoSat, p.echoSat),
         upgrades: aggUpgrades(m.chunks.upgrades),
@@ -434,7 +437,7 @@ async function main(): Promise<void> {
     }
 
     notes.push(
-      `Every target is reached through exactly one docker-proxy hop (Docker's userland proxy carries traffic to ports published on 127.0.0.1): on the client side for the containers (wsenv, seed), on the backend side for direct, HAProxy and Caddy. docker-proxy has nofile 20000 and holds 6 fds per connection (2 sockets + 2 splice pipes), so one port carries at most ~3300 sockets before docker-proxy exits and drops them all: each path uses ${PORTS_PER_PATH} published ports (HAProxy and Caddy list the node ${PORTS_PER_PATH} times, once per port).`,
+      `Every target is reached through exactly one docker-proxy hop (Docker's userland proxy carries traffic to ports published on 127.0.0.1), on the client side; every proxy is a container on the bench network and reaches the node over it. docker-proxy has nofile 20000 and holds 6 fds per connection (2 sockets + 2 splice pipes), so one port carries at most ~3300 sockets before docker-proxy exits and drops them all: each path uses ${PORTS_PER_PATH} published ports.`,
       `The backend node is one container running a Node.js cluster of ${BACKEND_WORKERS} ws workers (bench/backend/server.js); all targets share it. Idle holds overlap (each target keeps its sockets while the next one ramps).`,
       "The seed has no proxied `location /`: its HTTP rows are GET /ws/ (the guide's location, upgrade headers and no upstream keepalive).",
     );

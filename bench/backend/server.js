@@ -16,10 +16,6 @@ const cluster = require("cluster");
 const http = require("http");
 
 const PORT = Number(process.env.WSENV_HTTP_PORT || process.env.PORT || 3000);
-// More ports with the same server, for the bench's host-side paths: Docker's proxy dials the node from one
-// host address, so each container port is one space of ~28k ephemeral ports; a port per path keeps
-// 20k direct sockets from starving HAProxy's and Caddy's connections.
-const EXTRA_PORTS = (process.env.BENCH_EXTRA_PORTS || "").split(",").filter(Boolean).map(Number);
 const WORKERS = Math.max(1, Math.min(16, Number(process.env.BENCH_WORKERS || 4)));
 const NODE_NAME = process.env.WSENV_NODE_NAME || "bench-backend";
 
@@ -53,7 +49,7 @@ if (cluster.isPrimary) {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  console.log(`bench backend ${NODE_NAME}: ports ${[PORT, ...EXTRA_PORTS].join(", ")}, ${WORKERS} workers`);
+  console.log(`bench backend ${NODE_NAME}: port ${PORT}, ${WORKERS} workers`);
 } else {
   const { WebSocketServer } = require("ws");
   const page = Buffer.from(
@@ -95,12 +91,4 @@ if (cluster.isPrimary) {
   });
   process.on("SIGTERM", () => process.exit(0));
   server.listen(PORT, "0.0.0.0");
-  for (const port of EXTRA_PORTS) {
-    const extra = http.createServer(server.listeners("request")[0]);
-    extra.keepAliveTimeout = server.keepAliveTimeout;
-    extra.headersTimeout = server.headersTimeout;
-    extra.requestTimeout = 0;
-    extra.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req)));
-    extra.listen(port, "0.0.0.0");
-  }
 }

@@ -1,10 +1,13 @@
 import * as fs from "fs";
 import { MINIMAL_IDLE_SOCKETS } from "./measure";
+import type { TargetAllowance } from "./targets";
 import type { EchoRateResult, EchoSatResult, FanoutResult, HttpResult, IdleResult, Params, UpgradeResult } from "./measure";
 
 export interface TargetResult {
   name: string;
   describe: string;
+  /** What the proxy was allowed (processes, nofile, CPU weight); null for the direct target. */
+  allowed?: TargetAllowance | null;
   echoRate?: EchoRateResult;
   echoSat?: EchoSatResult;
   upgrades?: UpgradeResult;
@@ -230,6 +233,16 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("## Targets");
   lines.push("");
   for (const t of r.targets) lines.push(`- \`${t.name}\`: ${t.describe}`);
+  lines.push("");
+  lines.push("### What each proxy was allowed (like for like)");
+  lines.push("");
+  lines.push("| target | processes / threads | nofile per process | CPU weight (cpu shares) | proxied sockets the fds allow (2 per socket) | idle sockets open at the end of the ramp / after the hold |");
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: |");
+  for (const t of r.targets) {
+    if (!t.allowed) continue;
+    const a = t.allowed;
+    lines.push(`| ${t.name} | ${a.processes} | ${a.nofile} | ${a.cpuShares} | ${a.socketsByFds} | ${t.idle ? `${t.idle.stages.at(-1)?.open ?? 0} / ${t.idle.openAfterHold}` : "-"} |`);
+  }
   lines.push("");
   lines.push("## Idle ramp per stage");
   lines.push("");

@@ -1,4 +1,4 @@
-import { ChildProcess, execFile, spawn } from "child_process";
+import { execFile } from "child_process";
 import { promisify } from "util";
 import * as fs from "fs";
 import * as http from "http";
@@ -7,23 +7,23 @@ import { renderBalancerFiles } from "../../lib/nginx";
 import { EnvironmentPlan, planEnvironment } from "../../lib/plan";
 import { environmentPrefix, secretEnvDigest } from "../../lib/naming";
 import { PROGRAM_ENVIRONMENT, specFromConfigMap } from "../../lib/stackConfig";
-import { BENCH_DIR, PROJECT_DIR, WORK_DIR, alive, sh, sleep, treeRssKiB, waitFor } from "./util";
+import { BENCH_DIR, PROJECT_DIR, WORK_DIR, sh, treeRssKiB, waitFor } from "./util";
 
 /**
- * The bench's Docker objects and host processes, and the five targets in front of one backend.
- * Everything created here carries the label below (containers, network) or is a child process of the run,
- * and {@link cleanUp} removes all of it.
+ * The bench's Docker objects and the five targets in front of one backend.
+ * Everything created here carries the label below (containers, network), and {@link cleanUp} removes all of it.
  */
 
 export const LABEL = "wsenv-bench=1";
 export const STACK = "bench";
 export const NGINX_IMAGE = "wsenv-test/nginx:bookworm";
 export const NODE_IMAGE = "wsenv-test/node:bookworm";
+export const HAPROXY_IMAGE = "wsenv-test/haproxy:bookworm";
+export const CADDY_IMAGE = "wsenv-test/caddy:bookworm";
 export const BACKEND_IMAGE = "wsenv-bench/backend:latest";
 export const BACKEND_PORT = 3000;
-/** Container ports of the host-side paths (same server): one ephemeral-port space each, see server.js. */
-export const BACKEND_HAPROXY_PORT = 3001;
-export const BACKEND_CADDY_PORT = 3002;
+/** The port HAProxy and Caddy listen on in their containers: unprivileged, so they need no capability. */
+export const COMPETITOR_PORT = 8080;
 /** Worker processes of the backend node (cluster); each holds its own 20000 fds. */
 export const BACKEND_WORKERS = 6;
 /**
@@ -32,7 +32,7 @@ export const BACKEND_WORKERS = 6;
  * (both sockets plus a splice pipe pair per direction: measured, 2500 connections = 15009 fds). Past
  * ~3300 connections it runs out, exits, and every connection on that port drops. So a path that must
  * carry 20k sockets is spread over 8 ports (2500 each). Every target is reached through exactly one
- * docker-proxy hop (client side for containers, backend side for host proxies).
+ * docker-proxy hop, on the client side; proxies reach the node over the bench network.
  */
 export const PORTS_PER_PATH = 8;
 /**
@@ -42,12 +42,24 @@ export const PORTS_PER_PATH = 8;
 export const WORKER_CONNECTIONS = 17000;
 export const WORKER_PROCESSES = 3;
 
+export interface TargetAllowance {
+  /** Processes and threads, in words ("3 worker processes", "1 process, 3 threads"). */
+  processes: string;
+  /** nofile of each process. */
+  nofile: number;
+  cpuShares: number;
+  /** Proxied sockets the descriptors allow (2 per socket: client and upstream), or the config's own cap if lower. */
+  socketsByFds: number;
+}
+
 export interface Target {
   name: string;
   /** What the column is, in one line, for the report. */
   describe: string;
   wsUrls: string[];
   httpUrl: string;
+  /** What the proxy was allowed to use (null: no proxy), for the report's like-for-like table. */
+  allowed: TargetAllowance | null;
   /** RSS of the proxy (master + workers), KiB; null for the direct target. */
   rssKiB(): number | null;
   notes: string[];
@@ -59,7 +71,6 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-const hostProcs = new Set<ChildProcess>();
 const execFileAsync = promisify(execFile);
 
 function httpGetText(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
@@ -88,39 +99,10 @@ function containerPid(name: string): number {
 
 /** Removes every container and network of this bench (by label), e.g. left by a killed run. */
 export function cleanUp(): void {
-  for (const child of hostProcs) {
-    if (child.pid && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  hostProcs.clear();
   const containers = sh("docker", ["ps", "-aq", "--filter", `label=${LABEL}`], { allowFail: true }).split("\n").filter(Boolean);
   if (containers.length) sh("docker", ["rm", "-f", ...containers], { allowFail: true, timeoutMs: 60_000 });
   const networks = sh("docker", ["network", "ls", "-q", "--filter", `label=${LABEL}`], { allowFail: true }).split("\n").filter(Boolean);
   if (networks.length) sh("docker", ["network", "rm", ...networks], { allowFail: true, timeoutMs: 60_000 });
-  // Host proxies of a run that was killed before its own clean-up: only our own configs' processes.
-  const pidFile = path.join(WORK_DIR, "host-pids.json");
-  if (fs.existsSync(pidFile)) {
-    for (const pid of JSON.parse(fs.readFileSync(pidFile, "utf8")) as number[]) {
-      try {
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        if (cmdline.includes(WORK_DIR)) process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-    fs.rmSync(pidFile, { force: true });
-  }
-}
-
-function rememberHostPid(pid: number): void {
-  const pidFile = path.join(WORK_DIR, "host-pids.json");
-  const pids = fs.existsSync(pidFile) ? (JSON.parse(fs.readFileSync(pidFile, "utf8")) as number[]) : [];
-  fs.writeFileSync(pidFile, JSON.stringify([...pids, pid]));
 }
 
 /** Builds the backend image from bench/backend with a copy of the project's `ws` (no dependencies). */
@@ -141,11 +123,10 @@ export interface BenchEnvironment {
   /** The stack config the plan was made from (what a Pulumi.<stack>.yaml would hold). */
   stackConfig: Record<string, unknown>;
   backendName: string;
-  backendPorts: { direct: number[]; haproxy: number[]; caddy: number[] };
+  directPorts: number[];
   wsenvPorts: number[];
   seedPorts: number[];
-  haproxyPort: number;
-  caddyPort: number;
+  competitorPorts: { haproxy: number[]; caddy: number[] };
 }
 
 /**
@@ -188,14 +169,10 @@ export function benchPlan(backendImageId: string, ports: { wsenv: number }): { p
   return { plan, stackConfig };
 }
 
-export function startNetworkAndBackend(plan: EnvironmentPlan, ports: BenchEnvironment["backendPorts"]): string {
+export function startNetworkAndBackend(plan: EnvironmentPlan, directPorts: number[]): string {
   sh("docker", ["network", "create", "--label", LABEL, plan.networkName]);
   const node = plan.app.nodes[0];
-  const publish = [
-    ...ports.direct.map((p) => `127.0.0.1:${p}:${BACKEND_PORT}`),
-    ...ports.haproxy.map((p) => `127.0.0.1:${p}:${BACKEND_HAPROXY_PORT}`),
-    ...ports.caddy.map((p) => `127.0.0.1:${p}:${BACKEND_CADDY_PORT}`),
-  ].flatMap((p) => ["-p", p]);
+  const publish = directPorts.flatMap((p) => ["-p", `127.0.0.1:${p}:${BACKEND_PORT}`]);
   sh("docker", [
     "run", "-d",
     "--name", node.name,
@@ -205,7 +182,6 @@ export function startNetworkAndBackend(plan: EnvironmentPlan, ports: BenchEnviro
     "--network-alias", plan.app.peersAlias,
     ...Object.entries(node.envs).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
     "-e", `BENCH_WORKERS=${BACKEND_WORKERS}`,
-    "-e", `BENCH_EXTRA_PORTS=${BACKEND_HAPROXY_PORT},${BACKEND_CADDY_PORT}`,
     "--memory", `${plan.app.memoryMb}m`,
     "--ulimit", "nofile=20000:20000",
     "--cap-drop", "ALL",
@@ -217,7 +193,7 @@ export function startNetworkAndBackend(plan: EnvironmentPlan, ports: BenchEnviro
 }
 
 export async function waitBackend(env: BenchEnvironment): Promise<void> {
-  for (const p of [...env.backendPorts.direct, ...env.backendPorts.haproxy, ...env.backendPorts.caddy]) {
+  for (const p of env.directPorts) {
     await waitHttp(`backend on ${p}`, `http://127.0.0.1:${p}/`, "wsenv bench backend");
   }
 }
@@ -226,8 +202,9 @@ export function directTarget(env: BenchEnvironment): Target {
   return {
     name: "direct",
     describe: `clients straight to the app node's port (${PORTS_PER_PATH} ports published on 127.0.0.1 -> ${BACKEND_PORT})`,
-    wsUrls: env.backendPorts.direct.map((p) => `ws://127.0.0.1:${p}/ws/`),
-    httpUrl: `http://127.0.0.1:${env.backendPorts.direct[0]}/`,
+    wsUrls: env.directPorts.map((p) => `ws://127.0.0.1:${p}/ws/`),
+    httpUrl: `http://127.0.0.1:${env.directPorts[0]}/`,
+    allowed: null,
     rssKiB: () => null,
     notes: [],
     restart: async () => {},
@@ -278,6 +255,30 @@ async function nginxContainer(opts: {
   }
 }
 
+/** The container's CPU weight (0 in `docker inspect` means Docker's default, 1024). */
+function containerCpuShares(containerName: string): number {
+  return Number(sh("docker", ["inspect", "-f", "{{.HostConfig.CpuShares}}", containerName])) || 1024;
+}
+
+/**
+ * What an nginx container was allowed, read from the running container: its nginx.conf's worker count
+ * and connections, and the nofile its workers get (worker_rlimit_nofile, or the container's own).
+ */
+function nginxAllowance(containerName: string): TargetAllowance {
+  const conf = sh("docker", ["exec", containerName, "cat", "/etc/nginx/nginx.conf"]);
+  const directive = (name: string) => new RegExp(`^\\s*${name}\\s+(\\S+);`, "m").exec(conf)?.[1];
+  const workersSetting = directive("worker_processes") ?? "1";
+  const workers = workersSetting === "auto" ? Number(sh("docker", ["exec", containerName, "nproc"])) : Number(workersSetting);
+  const connections = Number(directive("worker_connections") ?? 512);
+  const nofile = Number(directive("worker_rlimit_nofile") ?? sh("docker", ["exec", containerName, "sh", "-c", "ulimit -n"]));
+  return {
+    processes: `${workers} worker processes (worker_processes ${workersSetting}), ${connections} connections each`,
+    nofile,
+    cpuShares: containerCpuShares(containerName),
+    socketsByFds: workers * Math.floor(Math.min(connections, nofile) / 2),
+  };
+}
+
 async function restartContainer(name: string, readyUrl: string, contains: string): Promise<void> {
   await execFileAsync("docker", ["restart", "-t", "5", name], { timeout: 60_000 });
   await waitHttp(`${name} after restart`, readyUrl, contains, 30_000);
@@ -305,6 +306,7 @@ export async function wsenvTarget(
   });
   return {
     name: variant ? `exp:${variant.name}` : "wsenv",
+    allowed: nginxAllowance(name),
     restart: () => restartContainer(name, `http://127.0.0.1:${ports[0]}${b.healthPath}`, "ok wsenv-config="),
     describe: variant ? `EXPERIMENT (hand-modified copy of the generated config): ${variant.describe}` : `the generated nginx.conf (renderBalancerFiles), workerProcesses ${WORKER_PROCESSES}, workerConnections ${WORKER_CONNECTIONS}, nofile ${b.openFilesLimit}, cpu shares ${b.cpuShares}, in ${NGINX_IMAGE}`,
     wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
@@ -362,6 +364,7 @@ export async function seedTarget(env: BenchEnvironment): Promise<Target> {
   });
   return {
     name: "seed",
+    allowed: nginxAllowance(name),
     restart: () => restartContainer(name, `http://127.0.0.1:${env.seedPorts[0]}/ws/`, "wsenv bench backend"),
     describe: "the image's default nginx.conf + conf.d/default.conf with the guide's five-line location /ws/ (plain HTTP row: GET /ws/, the only proxied path)",
     wsUrls: env.seedPorts.map((p) => `ws://127.0.0.1:${p}/ws/`),
@@ -375,28 +378,17 @@ export async function seedTarget(env: BenchEnvironment): Promise<Target> {
   };
 }
 
-function startHostProcess(name: string, cmd: string, args: string[], envExtra: NodeJS.ProcessEnv = {}): ChildProcess {
-  const logFile = path.join(WORK_DIR, `${name}.log`);
-  const fd = fs.openSync(logFile, "a");
-  const child = spawn(cmd, args, { stdio: ["ignore", fd, fd], env: { ...process.env, ...envExtra } });
-  fs.closeSync(fd);
-  hostProcs.add(child);
-  if (child.pid) rememberHostPid(child.pid);
-  child.on("exit", () => hostProcs.delete(child));
-  return child;
-}
+/**
+ * HAProxy's config: its own documented WebSocket settings (mode http, timeout tunnel for upgraded
+ * connections), as many threads as wsenv has workers, everything else at its default (maxconn derived
+ * from the container's nofile).
+ */
+export function haproxyConfig(backendName: string): string {
+  return `# HAProxy minimal WebSocket proxy: HAProxy's own documented WebSocket settings (mode http,
+# timeout tunnel for upgraded connections), ${WORKER_PROCESSES} threads (wsenv's worker count), all else default.
+global
+    nbthread ${WORKER_PROCESSES}
 
-async function stopHostProcess(child: ChildProcess): Promise<void> {
-  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill("SIGTERM");
-  for (let i = 0; i < 30 && alive(child.pid) && child.exitCode === null; i++) await sleep(100);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
-
-export function haproxyConfig(port: number, backendPorts: number[]): string {
-  return `# HAProxy (Debian) minimal WebSocket proxy: HAProxy's own documented WebSocket settings
-# (mode http, timeout tunnel for upgraded connections), every other setting at its default.
-# Several server lines point at the same app node: one per published port (docker-proxy fd limit).
 defaults
     mode http
     timeout connect 5s
@@ -405,84 +397,111 @@ defaults
     timeout tunnel 1h
 
 frontend ws_in
-    bind 127.0.0.1:${port}
+    bind :${COMPETITOR_PORT}
     default_backend app
 
 backend app
-${backendPorts.map((p, i) => `    server app${i} 127.0.0.1:${p}`).join("\n")}
+    server app ${backendName}:${BACKEND_PORT}
 `;
 }
 
-/** A proxy running on the host as a child process: restart means a fresh process, stop a graceful one. */
-async function hostProxyTarget(name: string, describe: string, port: number, start: () => ChildProcess): Promise<Target> {
-  const started = async () => {
-    const child = start();
-    await waitHttp(name, `http://127.0.0.1:${port}/`, "wsenv bench backend");
-    return child;
-  };
-  let child = await started();
-  return {
-    name,
-    describe,
-    wsUrls: [`ws://127.0.0.1:${port}/ws/`],
-    httpUrl: `http://127.0.0.1:${port}/`,
-    rssKiB: () => (child.pid ? treeRssKiB(child.pid) : null),
-    notes: [],
-    restart: async () => {
-      await stopHostProcess(child);
-      child = await started();
-    },
-    stop: () => stopHostProcess(child),
-  };
-}
-
-export async function haproxyTarget(env: BenchEnvironment): Promise<Target> {
-  const cfg = path.join(WORK_DIR, "haproxy.cfg");
-  fs.writeFileSync(cfg, haproxyConfig(env.haproxyPort, env.backendPorts.haproxy));
-  return hostProxyTarget(
-    "haproxy",
-    `HAProxy on the host (127.0.0.1:${env.haproxyPort}), minimal WebSocket config, ${env.backendPorts.haproxy.length} server lines to the node's published ports`,
-    env.haproxyPort,
-    () => startHostProcess("haproxy", "haproxy", ["-f", cfg, "-db"]),
-  );
-}
-
-export function caddyConfig(port: number, backendPorts: number[]): string {
-  return `# Caddy (Debian) reverse_proxy with its defaults. The admin endpoint is off so nothing else listens.
+export function caddyConfig(backendName: string): string {
+  return `# Caddy reverse_proxy with its defaults. The admin endpoint is off so nothing else listens.
 {
     admin off
 }
 
-http://127.0.0.1:${port} {
-    reverse_proxy ${backendPorts.map((p) => `127.0.0.1:${p}`).join(" ")}
+http://:${COMPETITOR_PORT} {
+    reverse_proxy ${backendName}:${BACKEND_PORT}
 }
 `;
 }
 
-export async function caddyTarget(env: BenchEnvironment): Promise<Target> {
-  const dir = path.join(WORK_DIR, "caddy");
+/**
+ * A competitor run the way wsenv runs nginx: a container of its stand-in image on the bench network
+ * beside the node, the same ${PORTS_PER_PATH} published ports on 127.0.0.1, the same nofile ulimit and
+ * CPU weight as the wsenv balancer, all capabilities dropped (it listens on an unprivileged port).
+ */
+async function competitorContainer(env: BenchEnvironment, opts: {
+  name: "haproxy" | "caddy";
+  image: string;
+  configPath: string;
+  config: string;
+  envs?: Record<string, string>;
+  threads: string;
+}): Promise<Target> {
+  const b = env.plan.balancer;
+  const containerName = `${env.plan.networkName.replace(/-net$/, "")}-${opts.name}`;
+  const ports = env.competitorPorts[opts.name];
+  const dir = path.join(WORK_DIR, containerName);
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const cfg = path.join(dir, "Caddyfile");
-  fs.writeFileSync(cfg, caddyConfig(env.caddyPort, env.backendPorts.caddy));
-  return hostProxyTarget(
-    "caddy",
-    `Caddy on the host (127.0.0.1:${env.caddyPort}), reverse_proxy with defaults to the node's ${env.backendPorts.caddy.length} published ports`,
-    env.caddyPort,
-    () =>
-      startHostProcess("caddy", "caddy", ["run", "--config", cfg, "--adapter", "caddyfile"], {
-        HOME: dir,
-        XDG_DATA_HOME: path.join(dir, "data"),
-        XDG_CONFIG_HOME: path.join(dir, "config"),
-      }),
-  );
+  const local = path.join(dir, path.basename(opts.configPath));
+  fs.writeFileSync(local, opts.config);
+  sh("docker", [
+    "create",
+    "--name", containerName,
+    "--label", LABEL,
+    "--network", env.plan.networkName,
+    ...ports.flatMap((p) => ["-p", `127.0.0.1:${p}:${COMPETITOR_PORT}`]),
+    "--ulimit", `nofile=${b.openFilesLimit}:${b.openFilesLimit}`,
+    "--cpu-shares", String(b.cpuShares),
+    "--cap-drop", "ALL",
+    "--security-opt", "no-new-privileges:true",
+    ...Object.entries(opts.envs ?? {}).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+    opts.image,
+  ]);
+  sh("docker", ["cp", local, `${containerName}:${opts.configPath}`]);
+  sh("docker", ["start", containerName]);
+  const url = `http://127.0.0.1:${ports[0]}/`;
+  try {
+    await waitHttp(containerName, url, "wsenv bench backend");
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${sh("docker", ["logs", "--tail", "30", containerName], { allowFail: true })}`);
+  }
+  return {
+    name: opts.name,
+    describe: `${opts.image} in a container beside the node (${ports.length} ports published on 127.0.0.1 -> ${COMPETITOR_PORT}), ${opts.threads}, nofile ${b.openFilesLimit}, cpu shares ${b.cpuShares}, no capabilities; config in bench/lib/targets.ts (${opts.name}Config)`,
+    allowed: { processes: opts.threads, nofile: b.openFilesLimit, cpuShares: containerCpuShares(containerName), socketsByFds: Math.floor(b.openFilesLimit / 2) },
+    wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
+    httpUrl: url,
+    rssKiB: () => treeRssKiB(containerPid(containerName)),
+    notes: [],
+    restart: () => restartContainer(containerName, url, "wsenv bench backend"),
+    stop: async () => {
+      sh("docker", ["rm", "-f", containerName], { allowFail: true });
+    },
+  };
+}
+
+export function haproxyTarget(env: BenchEnvironment): Promise<Target> {
+  return competitorContainer(env, {
+    name: "haproxy",
+    image: HAPROXY_IMAGE,
+    configPath: "/usr/local/etc/haproxy/haproxy.cfg",
+    config: haproxyConfig(env.backendName),
+    threads: `1 process, ${WORKER_PROCESSES} threads (nbthread)`,
+  });
+}
+
+export function caddyTarget(env: BenchEnvironment): Promise<Target> {
+  return competitorContainer(env, {
+    name: "caddy",
+    image: CADDY_IMAGE,
+    configPath: "/etc/caddy/Caddyfile",
+    config: caddyConfig(env.backendName),
+    // Go runs goroutines on GOMAXPROCS threads (the cores, 2 here, by default).
+    envs: { GOMAXPROCS: String(WORKER_PROCESSES) },
+    threads: `1 process, GOMAXPROCS ${WORKER_PROCESSES}`,
+  });
 }
 
 export function versions(): Record<string, string> {
   const first = (cmd: string) => sh("sh", ["-c", `${cmd} 2>&1`], { allowFail: true }).split("\n")[0].trim();
   return {
     nginx: first(`docker run --rm --entrypoint nginx ${NGINX_IMAGE} -v`).replace(/^nginx version: /, ""),
-    haproxy: first("haproxy -v").replace(/^HAProxy version /, "").replace(/ - https.*$/, ""),
-    caddy: first("caddy version"),
+    haproxy: first(`docker run --rm --entrypoint haproxy ${HAPROXY_IMAGE} -v`).replace(/^HAProxy version /, "").replace(/ - https.*$/, ""),
+    caddy: first(`docker run --rm --entrypoint caddy ${CADDY_IMAGE} version`),
     "node (generators)": process.version,
     "node (backend)": first(`docker run --rm --entrypoint node ${BACKEND_IMAGE} -v`),
     ws: JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "node_modules/ws/package.json"), "utf8")).version,

@@ -6,13 +6,15 @@
 #   wsenv-test/php:apache-bookworm     stands in for php:8.3-apache
 #   wsenv-test/node:bookworm           stands in for node:20
 #   wsenv-test/tomcat:bookworm         stands in for tomcat:10.1
+#   wsenv-test/haproxy:bookworm        stands in for haproxy:2.6 (the bench only)
+#   wsenv-test/caddy:bookworm          stands in for caddy:2.6 (the bench only)
 #
 # Each image is a `debootstrap --variant=minbase` tree, upgraded from
 # bookworm-updates/-security, customised to mimic the official image's
 # interface (paths, users, helper scripts, CMD/ENTRYPOINT/ENV/...), then
 # `docker import`ed.  See test/images/README.md.
 #
-# Usage: test/images/build.sh [--force] [nginx|php|node|tomcat ...]
+# Usage: test/images/build.sh [--force] [nginx|php|node|tomcat|haproxy|caddy ...]
 #   Builds the named images (default: all).  An image whose tag already exists
 #   is skipped unless --force is given.  Needs root, debootstrap and a running
 #   Docker engine; downloads Debian packages from the mirror configured in
@@ -27,7 +29,7 @@ set -euo pipefail
 
 readonly SUITE=bookworm
 readonly PREFIX=${WSENV_TEST_IMAGE_PREFIX:-wsenv-test}
-readonly ALL_IMAGES=(nginx php node tomcat)
+readonly ALL_IMAGES=(nginx php node tomcat haproxy caddy)
 readonly SOURCES_FILE=/etc/apt/sources.list.d/debian.sources
 readonly DEFAULT_MIRROR=http://deb.debian.org/debian
 readonly DEFAULT_SECURITY_MIRROR=http://deb.debian.org/debian-security
@@ -48,6 +50,8 @@ image_ref() {
     php) echo "$PREFIX/php:apache-bookworm" ;;
     node) echo "$PREFIX/node:bookworm" ;;
     tomcat) echo "$PREFIX/tomcat:bookworm" ;;
+    haproxy) echo "$PREFIX/haproxy:bookworm" ;;
+    caddy) echo "$PREFIX/caddy:bookworm" ;;
     *) return 1 ;;
   esac
 }
@@ -58,6 +62,8 @@ mimics() {
     php) echo php:8.3-apache ;;
     node) echo node:20 ;;
     tomcat) echo tomcat:10.1 ;;
+    haproxy) echo haproxy:2.6 ;;
+    caddy) echo caddy:2.6 ;;
   esac
 }
 
@@ -74,6 +80,8 @@ packages() {
     php) echo apache2,libapache2-mod-php,php-cli,php-mbstring,php-xml,php-curl,php-sqlite3,php-mysql,curl,ca-certificates ;;
     node) echo nodejs,curl,ca-certificates ;;
     tomcat) echo default-jre-headless,tomcat10-common,libecj-java ;;
+    haproxy) echo haproxy ;;
+    caddy) echo caddy ;;
   esac
 }
 
@@ -770,6 +778,88 @@ changes_tomcat() {
     'WORKDIR /usr/local/tomcat'
     'EXPOSE 8080'
     'CMD ["catalina.sh", "run"]'
+  )
+  STOPSIGNAL=
+}
+
+# ---------------------------------------------------------------- haproxy --
+
+# Used by the benchmark only (bench/lib/targets.ts runs HAProxy the way wsenv
+# runs nginx). Official image: the config at /usr/local/etc/haproxy/haproxy.cfg,
+# user haproxy, master-worker mode in the foreground, SIGUSR1 (soft stop) to stop.
+customize_haproxy() {
+  run in_root rm -rf /etc/init.d/haproxy /etc/default/haproxy /etc/logrotate.d/haproxy \
+    /etc/rsyslog.d/49-haproxy.conf
+  run in_root mkdir -p /usr/local/etc/haproxy
+  run in_root cp /etc/haproxy/haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg
+  put 0755 /usr/local/bin/docker-entrypoint.sh <<'EOF'
+#!/bin/sh
+set -e
+
+# first arg is `-f` or `--some-option`
+if [ "${1#-}" != "$1" ]; then
+	set -- haproxy "$@"
+fi
+
+if [ "$1" = 'haproxy' ]; then
+	shift # "haproxy"
+	# if the user wants "haproxy", let's add a couple useful flags
+	#   -W  -- "master-worker mode" (similar to the old "haproxy-systemd-wrapper"; allows for reload via "SIGUSR2")
+	#   -db -- disables background mode
+	set -- haproxy -W -db "$@"
+fi
+
+exec "$@"
+EOF
+}
+
+smoke_haproxy() {
+  run in_root haproxy -v
+  run in_root haproxy -c -f /usr/local/etc/haproxy/haproxy.cfg
+  run in_root id haproxy
+}
+
+changes_haproxy() {
+  CHANGES=(
+    "ENV PATH=$STD_PATH"
+    "ENV HAPROXY_VERSION=$(in_root dpkg-query -W -f='${Version}' haproxy | sed 's/-.*//')"
+    'USER haproxy'
+    'WORKDIR /var/lib/haproxy'
+    'ENTRYPOINT ["docker-entrypoint.sh"]'
+    'CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]'
+  )
+  STOPSIGNAL=SIGUSR1
+}
+
+# ------------------------------------------------------------------ caddy --
+
+# Used by the benchmark only. Official image: /etc/caddy/Caddyfile, state in
+# /data and /config (XDG_*), WORKDIR /srv, runs as root.
+customize_caddy() {
+  run in_root rm -rf /etc/init.d/caddy
+  run in_root mkdir -p /config/caddy /data/caddy /srv /etc/caddy
+  put 0644 /etc/caddy/Caddyfile <<'EOF'
+:80 {
+	root * /srv
+	file_server
+}
+EOF
+}
+
+smoke_caddy() {
+  run in_root caddy version
+  run in_root caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile
+}
+
+changes_caddy() {
+  CHANGES=(
+    "ENV PATH=$STD_PATH"
+    "ENV CADDY_VERSION=v$(in_root dpkg-query -W -f='${Version}' caddy | sed 's/-.*//')"
+    'ENV XDG_CONFIG_HOME=/config'
+    'ENV XDG_DATA_HOME=/data'
+    'WORKDIR /srv'
+    'EXPOSE 80 443 2019'
+    'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
   )
   STOPSIGNAL=
 }
