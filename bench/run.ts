@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { CpuSampler, loadAvg } from "./lib/cpu";
 import { DEFAULT_EXPERIMENTS, experimentByName } from "./lib/experiments";
-import { GeneratorPool, killAllGenerators } from "./lib/gens";
+import { GeneratorPool, killAllGenerators, pinGenerators } from "./lib/gens";
 import {
   Chunks,
   FULL,
@@ -33,7 +33,7 @@ import {
   httpChunk,
   upgradeChunk,
 } from "./lib/measure";
-import { BenchResults, ProgramTiming, TargetResult, renderHtml, renderMarkdown, screenshot } from "./lib/report";
+import { BenchResults, PreviousRun, ProgramTiming, TargetResult, renderHtml, renderMarkdown, screenshot } from "./lib/report";
 import {
   BenchEnvironment,
   BACKEND_WORKERS,
@@ -47,6 +47,7 @@ import {
   benchPlan,
   buildBackendImage,
   caddyTarget,
+  containerPid,
   cleanUp,
   directTarget,
   haproxyTarget,
@@ -147,13 +148,13 @@ async function waitQuiet(sampler: CpuSampler, maxS: number): Promise<string> {
 
 type Test = { name: string; run: (pool: GeneratorPool, t: Target, into: Chunks) => Promise<string> };
 
-function tests(p: Params): Test[] {
+function tests(p: Params, backendPid: number): Test[] {
   const f = (v: number) => v.toFixed(0);
   return [
     {
       name: "echo at fixed rate",
       run: async (pool, t, into) => {
-        const c = await echoRateChunk(pool, t, p.echoRate);
+        const c = await echoRateChunk(pool, t, p.echoRate, backendPid);
         into.echoRate.push(c);
         const [p50, p99] = percentiles(c.latencies, [50, 99]).map((v) => (v / 1000).toFixed(2));
         return `p50 ${p50} p99 ${p99} ms (${c.received}/${c.sent}, gen cpu ${f(c.cpu)}%)`;
@@ -195,7 +196,7 @@ function tests(p: Params): Test[] {
 }
 
 /** Every test, in rounds; each round visits every target once, in an order rotated by one per round. */
-async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sampler: CpuSampler): Promise<Map<string, { chunks: Chunks; errors: string[]; cpu: CpuShare[] }>> {
+async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sampler: CpuSampler, backendPid: number): Promise<Map<string, { chunks: Chunks; errors: string[]; cpu: CpuShare[] }>> {
   const out = new Map(targets.map((t) => [t.name, { chunks: emptyChunks(), errors: [] as string[], cpu: [] as CpuShare[] }]));
   const pool = await GeneratorPool.start(p.gensPerTest);
   try {
@@ -207,7 +208,7 @@ async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sa
         log(`  warm-up ${t.name}: ${(err as Error).message.split("\n")[0]}`);
       }
     }
-    for (const test of tests(p).filter((x) => selected(x.name))) {
+    for (const test of tests(p, backendPid).filter((x) => selected(x.name))) {
       for (let r = 0; r < p.rounds; r++) {
         for (const name of foreignContainers()) foreign.add(name);
         const order = targets.map((_, i) => targets[(i + r) % targets.length]);
@@ -251,10 +252,42 @@ async function measureAll(targets: Target[], p: Params, foreign: Set<string>, sa
   return out;
 }
 
+function git(args: string[]): string {
+  return sh("git", args, { allowFail: true, cwd: PROJECT_DIR });
+}
+
+/** The commit being measured, `-dirty` when the tree has uncommitted changes. */
+function currentCommit(): string {
+  const head = git(["rev-parse", "--short", "HEAD"]);
+  return head && git(["status", "--porcelain", "--untracked-files=no"]) ? `${head}-dirty` : head;
+}
+
+/**
+ * A stored run to set beside this one (a file, or `REV:PATH` as git names a file of a commit): its
+ * figures, and the commits since the one it measured (for runs from before the commit was recorded, the
+ * commit that stored its results).
+ */
+function previousRun(source: string, commitNow: string): PreviousRun {
+  const inGit = !fs.existsSync(source) && /^[^:]+:.+\.json$/.test(source);
+  const [rev, file] = inGit ? source.split(/:(.*)/s, 2) : ["HEAD", path.relative(PROJECT_DIR, path.resolve(source))];
+  const text = inGit ? sh("git", ["show", source], { cwd: PROJECT_DIR }) : fs.readFileSync(source, "utf8");
+  const prev = JSON.parse(text) as BenchResults;
+  const commit = (prev.commit ?? git(["log", "-1", "--format=%h", rev, "--", file])) || null;
+  const base = commit?.replace(/-dirty$/, "");
+  const changes = base ? git(["log", "--format=%h %s", `${base}..HEAD`]).split("\n").filter(Boolean).map((l) => (l.length > 160 ? `${l.slice(0, 157)}...` : l)) : [];
+  if (commitNow.endsWith("-dirty")) changes.unshift("(uncommitted changes)");
+  return { date: prev.date, commit, command: prev.command, targets: prev.targets, changes };
+}
+
 /** `--render-only FILE.json`: the table and chart again from a stored run (no measuring). */
 async function renderOnly(file: string): Promise<void> {
   const out = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResults;
   const base = file.replace(/\.json$/, "");
+  const previous = arg("--previous");
+  if (previous && previous !== "none") {
+    out.previous = previousRun(previous, out.commit ?? currentCommit());
+    fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  }
   fs.mkdirSync(WORK_DIR, { recursive: true });
   fs.writeFileSync(`${base}.md`, renderMarkdown(out));
   await screenshot(renderHtml(out), path.join(WORK_DIR, "chart.html"), `${base}.png`);
@@ -270,14 +303,18 @@ const USAGE = `npm run bench [-- OPTIONS]   the WebSocket benchmark (bench/READM
   --tests a,b               a subset of ${Object.keys(TEST_KEYS).join(",")}
   --rounds N                rounds per test (full 3, quick 1), for a focused A/B run
   --skip-program            leave out the program-under-mocks timings
+  --gen-cpus LIST           pin every load generator to these CPUs (taskset -c LIST), e.g. 1
   --wait-quiet SECONDS      wait at most this long for other work to stop first (full 120, quick 0)
   --out DIR                 output directory (default bench/results)
   --name NAME               write NAME.{md,json,png}
   --render-only FILE.json   table and chart again from a stored run; measures nothing
+  --previous FILE.json|REV:FILE.json|none
+                            a stored run to set beside this one, e.g. HEAD~3:bench/results/latest.json
+                            (default for a full run: the latest.json it replaces)
   --help                    this text
 `;
 
-const VALUED_OPTIONS = ["--targets", "--experiments", "--tests", "--rounds", "--wait-quiet", "--out", "--name", "--render-only"];
+const VALUED_OPTIONS = ["--targets", "--experiments", "--tests", "--rounds", "--wait-quiet", "--out", "--name", "--render-only", "--gen-cpus", "--previous"];
 const FLAG_OPTIONS = ["--quick", "--skip-program", "--help", "-h"];
 
 /** A mistyped option must not start a 13-minute run that ignores it. */
@@ -315,6 +352,7 @@ async function main(): Promise<void> {
   for (const [image, build] of [[NGINX_IMAGE, "nginx"], [NODE_IMAGE, "node"], [HAPROXY_IMAGE, "haproxy"], [CADDY_IMAGE, "caddy"]]) {
     if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) throw new Error(`missing image ${image}: run \`npm run images -- ${build}\``);
   }
+  pinGenerators(arg("--gen-cpus"));
   fs.mkdirSync(WORK_DIR, { recursive: true });
   fs.mkdirSync(outDir, { recursive: true });
   cleanUp();
@@ -380,7 +418,7 @@ async function main(): Promise<void> {
     const quiet = await waitQuiet(sampler, quietWait);
     log(`machine: ${quiet}`);
     notes.push(`Before measuring: ${quiet} (--wait-quiet ${quietWait}).`);
-    const measured = await measureAll(targets, p, foreign, sampler);
+    const measured = await measureAll(targets, p, foreign, sampler, containerPid(env.backendName));
     for (const t of targets) {
       const m = measured.get(t.name)!;
       results.push({
@@ -448,9 +486,14 @@ async function main(): Promise<void> {
       notes.push(`Other containers were running on this engine during the run (not the bench's; their load shares the 2 cores, so the figures are noisier): ${[...foreign].sort().join(", ")}.`);
     }
 
+    const baseName = arg("--name") ?? (quick ? "quick" : "latest");
+    const commit = currentCommit();
+    const previousArg = arg("--previous") ?? (baseName === "latest" && fs.existsSync(path.join(outDir, "latest.json")) ? path.join(outDir, "latest.json") : "none");
     const out: BenchResults = {
       mode: p.mode,
       date: new Date().toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"),
+      commit,
+      previous: previousArg === "none" ? undefined : previousRun(previousArg, commit),
       durationS: (Date.now() - START) / 1000,
       command: `npm run bench --${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(" ")}` : ""}`,
       machine: machine(),
@@ -463,7 +506,6 @@ async function main(): Promise<void> {
       notes,
     };
     // A quick run never overwrites the committed full results.
-    const baseName = arg("--name") ?? (quick ? "quick" : "latest");
     if (!/^[A-Za-z0-9_-]+$/.test(baseName)) throw new Error(`--name ${baseName}: letters, digits, - and _ only`);
     fs.writeFileSync(path.join(outDir, `${baseName}.json`), `${JSON.stringify(out, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, `${baseName}.md`), renderMarkdown(out));

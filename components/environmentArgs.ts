@@ -90,7 +90,7 @@ export interface BalancerArgs {
    */
   clientMaxBodySize?: string;
   /**
-   * nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets.
+   * nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets. More workers than cores cost throughput: measured on 2 cores, 3 workers echoed 43% fewer messages per second at saturation than 2 (bench/README.md); raise workerConnections first, and workers only where the open-files limit caps it.
    *
    * Default: `"auto"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */

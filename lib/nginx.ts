@@ -208,7 +208,12 @@ function renderTemplate(input: BalancerConfigInput, layout: NginxLayout, revisio
  */
 function requestPool(b: BalancerSpec): string[] {
   const size = 2 * b.websocketBufferSize + 256;
-  return size < 4096 ? [`request_pool_size ${word(size)};`] : [];
+  if (size >= 4096) return [];
+  return [
+    "    # Room in each request's pool for the two WebSocket buffers an upgraded connection keeps",
+    "    # (2 x proxy_buffer_size) and nginx's own use, so the pool does not grow by another 4k block.",
+    `    request_pool_size ${word(size)};`,
+  ];
 }
 
 /** HSTS over HTTPS only: `$wsenv_hsts` is empty on plain HTTP, and nginx sends no header with no value. */

@@ -87,7 +87,7 @@ export const balancerSchema = z.strictObject({
   workerProcesses: z.union([z.literal("auto"), z.number().int("must be a whole number").min(1, "must be at least 1").max(64, "must be at most 64")], {
     error: `must be "auto" or a whole number of processes from 1 to 64`,
   }).default("auto")
-    .describe("nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets."),
+    .describe("nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets. More workers than cores cost throughput: measured on 2 cores, 3 workers echoed 43% fewer messages per second at saturation than 2 (bench/README.md); raise workerConnections first, and workers only where the open-files limit caps it."),
   workerConnections: z.number().int("must be a whole number").min(1024, "must be at least 1024").max(1048576, "must be at most 1048576").default(65536)
     .describe("Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024, so changing it replaces the balancer container."),
   cpuShares: z.number().int("must be a whole number").min(2, "must be at least 2").max(262144, "must be at most 262144").default(1024)

@@ -1,7 +1,8 @@
 // Focused measurement behind balancer.websocketBufferSize (see ../README.md "Focused measurements").
 // Usage: node echo-backend.js & node socket-memory.js NAME "<ws location directives>" "<http directives>"
 // Host nginx (Debian nginx-light), one worker; 3,000 idle proxied sockets per handshake kind; prints the
-// worker's RSS growth per socket in KiB for a minimal handshake, a browser's and a browser's with a 1.5 KB cookie.
+// worker's RSS growth per socket in KiB for a minimal handshake, a browser's and a browser's with a 1.5 KB cookie
+// (COOKIE_BYTES=N for another size).
 const { spawnSync } = require("child_process");
 const fs = require("fs");
 const net = require("net");
@@ -24,7 +25,8 @@ spawnSync("nginx", ["-c", `${dir}/nginx.conf`, "-p", dir], { stdio: "inherit" })
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const key = "dGhlIHNhbXBsZSBub25jZQ==";
 const browser = "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nOrigin: http://localhost:29201\r\nCache-Control: no-cache\r\nPragma: no-cache\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
-const cookie = `Cookie: session=${"a".repeat(1500)}\r\n`;
+// COOKIE_BYTES=N: the cookie's size (default 1500, the bench's).
+const cookie = `Cookie: session=${"a".repeat(Number(process.env.COOKIE_BYTES || 1500))}\r\n`;
 const handshakes = {
   minimal: `GET /ws/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   browser: `GET /ws/ HTTP/1.1\r\nHost: localhost:29201\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${browser}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,

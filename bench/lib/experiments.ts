@@ -15,6 +15,9 @@ export interface Experiment {
   apply(nginxConf: string): string;
 }
 
+/** The request pool line and the two comment lines above it. */
+const REQUEST_POOL = /^\s*# Room in each request's pool.*\n.*\n\s*request_pool_size 2816;\n/m;
+
 function replaceOnce(text: string, from: string | RegExp, to: string): string {
   const next = text.replace(from, to);
   if (next === text) throw new Error(`experiment: ${String(from)} not found in the generated config`);
@@ -46,7 +49,7 @@ export const EXPERIMENTS: Experiment[] = [
         (c: string) => replaceOnce(c, /^(\s*)worker_connections \d+;$/m, "$1worker_connections 9000;"),
         (c: string) => replaceOnce(c, /^(\s*access_log \S+ wsenv) buffer=64k flush=1s;$/m, "$1;"),
         (c: string) => replaceOnce(c, /^\s*proxy_buffer_size 1280;\n/gm, ""),
-        (c: string) => replaceOnce(c, /^\s*request_pool_size 2816;\n/m, ""),
+        (c: string) => replaceOnce(c, REQUEST_POOL, ""),
       ].reduce((c, step) => step(c), conf),
   },
   {
@@ -71,7 +74,7 @@ export const EXPERIMENTS: Experiment[] = [
       "one tuning step undone: nginx's own WebSocket buffers (a page, 4k, each way) instead of balancer.websocketBufferSize 1280 and the request pool sized for them; an upgraded connection keeps both buffers for its life",
     directives: ["proxy_buffer_size 4k;  (now: 1280)", "request_pool_size: nginx's 4k  (now: 2816)"],
     idle: true,
-    apply: (conf) => replaceOnce(replaceOnce(conf, /^(\s*)proxy_buffer_size 1280;$/gm, "$1proxy_buffer_size 4k;"), /^\s*request_pool_size 2816;\n/m, ""),
+    apply: (conf) => replaceOnce(replaceOnce(conf, /^(\s*)proxy_buffer_size 1280;$/gm, "$1proxy_buffer_size 4k;"), REQUEST_POOL, ""),
   },
   {
     name: "reuseport",
@@ -80,6 +83,27 @@ export const EXPERIMENTS: Experiment[] = [
     directives: ["listen 80 default_server reuseport;  (was: listen 80 default_server;)"],
     idle: false,
     apply: (conf) => replaceOnce(conf, /^(\s*listen 80 default_server);$/m, "$1 reuseport;"),
+  },
+  {
+    name: "affinity",
+    describe: "worker placement: each worker pinned to a core (worker_cpu_affinity auto; with 3 workers on 2 cores the third shares core 0), instead of the scheduler moving them",
+    directives: ["worker_cpu_affinity auto;  (now: none)"],
+    idle: false,
+    apply: (conf) => replaceOnce(conf, /^(worker_processes \d+;)$/m, "$1\nworker_cpu_affinity auto;"),
+  },
+  {
+    name: "acceptmutex",
+    describe: "accept handling: workers take turns accepting (accept_mutex on) instead of all waiting on the listening socket (nginx's default since 1.11.3, EPOLLEXCLUSIVE)",
+    directives: ["accept_mutex on;  (now: off, nginx's default)"],
+    idle: false,
+    apply: (conf) => replaceOnce(conf, /^(\s*)(worker_connections \d+;)$/m, "$1$2\n$1accept_mutex on;"),
+  },
+  {
+    name: "nolog",
+    describe: "log writes: no access log at all, instead of the buffered one (64k, flushed every second)",
+    directives: ["access_log off;  (now: access_log ... wsenv buffer=64k flush=1s;)"],
+    idle: false,
+    apply: (conf) => replaceOnce(conf, /^(\s*)access_log \S+ wsenv buffer=64k flush=1s;$/m, "$1access_log off;"),
   },
   {
     name: "control",

@@ -1,8 +1,14 @@
-import { ChildProcess, fork } from "child_process";
+import { ChildProcess, fork, spawnSync } from "child_process";
 import * as path from "path";
 import { BENCH_DIR } from "./util";
 
 const GEN_SCRIPT = path.join(BENCH_DIR, "load", "gen.js");
+
+/** `--gen-cpus LIST`: the CPUs every generator is pinned to (taskset), to study it sharing the cores. */
+let generatorCpus: string | undefined;
+export function pinGenerators(cpus: string | undefined): void {
+  generatorCpus = cpus;
+}
 
 /** Every generator ever started, so the run's clean-up can kill the ones still alive (by pid). */
 const ALL = new Set<ChildProcess>();
@@ -61,6 +67,10 @@ export class Generator {
       execArgv: ["--max-old-space-size=2048"],
     });
     ALL.add(child);
+    if (generatorCpus && child.pid) {
+      const pinned = spawnSync("taskset", ["-a", "-p", "-c", generatorCpus, String(child.pid)], { encoding: "utf8" });
+      if (pinned.status !== 0) throw new Error(`taskset -c ${generatorCpus} of a generator failed: ${pinned.stderr || pinned.error}`);
+    }
     const gen = new Generator(child, index);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("generator did not start within 10 s")), 10_000);
@@ -120,6 +130,10 @@ export class GeneratorPool {
 
   get size(): number {
     return this.gens.length;
+  }
+
+  pids(): number[] {
+    return this.gens.flatMap((g) => (g.child.pid ? [g.child.pid] : []));
   }
 
   /** Runs `cmd` on every generator at once; `args(i)` gives generator i its share. */

@@ -1,6 +1,6 @@
 import { GeneratorPool, shares } from "./gens";
 import type { Target } from "./targets";
-import { log, median, percentiles, sleep } from "./util";
+import { SchedTotals, log, median, percentiles, schedDelta, sleep, treeSchedstat } from "./util";
 
 /** Counts and durations of one run; `--quick` shrinks them (and says so in the output). */
 export interface Params {
@@ -58,7 +58,9 @@ const round = (v: number, digits = 2) => (Number.isFinite(v) ? Number(v.toFixed(
 const maxCpu = (chunks: { cpu: number }[]) => (chunks.length ? round(Math.max(...chunks.map((c) => c.cpu)), 0) : null);
 
 /** One round's raw figures of one test on one target (what the generators returned, merged). */
-export interface EchoRateChunk { latencies: number[]; sent: number; received: number; open: number; connectFailed: number; cpu: number }
+/** Scheduler statistics of the measured window, per part of the path (proxy: null for direct). */
+export interface EchoSched { proxy: SchedTotals | null; backend: SchedTotals; generators: SchedTotals }
+export interface EchoRateChunk { latencies: number[]; sent: number; received: number; open: number; connectFailed: number; cpu: number; workerSocketFds: number[] | null; sched: EchoSched | null }
 export interface EchoSatChunk { rate: number; open: number; connectFailed: number; cpu: number }
 export interface UpgradeChunk { rate: number; opened: number; failed: number; latencies: number[]; errors: Record<string, number>; cpu: number }
 export interface FanoutChunk { open: number; times: number[]; incomplete: number }
@@ -73,16 +75,35 @@ export interface Chunks {
 }
 export const emptyChunks = (): Chunks => ({ echoRate: [], echoSat: [], upgrades: [], fanout: [], http: [] });
 
-export async function echoRateChunk(pool: GeneratorPool, t: Target, p: Params["echoRate"]): Promise<EchoRateChunk> {
+export async function echoRateChunk(pool: GeneratorPool, t: Target, p: Params["echoRate"], backendPid: number): Promise<EchoRateChunk> {
   const n = pool.size;
   const sock = shares(p.sockets, n);
   const rates = shares(p.rate, n);
+  // Read mid-run, while every socket is open: how the connections are spread over the workers.
+  let workerSocketFds: number[] | null = null;
+  const probe = setTimeout(() => (workerSocketFds = t.workerSocketFds()), p.warmupMs + p.durationMs / 2);
+  // Scheduler statistics over the measured window (after the warm-up): who waited for a CPU, and how long.
+  const proxyPid = t.pid();
+  const read = (): EchoSched => ({
+    proxy: proxyPid === null ? null : treeSchedstat([proxyPid]),
+    backend: treeSchedstat([backendPid]),
+    generators: treeSchedstat(pool.pids()),
+  });
+  let schedStart: EchoSched | null = null;
+  let sched: EchoSched | null = null;
+  const schedFrom = setTimeout(() => (schedStart = read()), p.warmupMs);
+  const schedTo = setTimeout(() => {
+    const end = read();
+    if (schedStart) sched = { proxy: end.proxy && schedStart.proxy ? schedDelta(schedStart.proxy, end.proxy) : null, backend: schedDelta(schedStart.backend, end.backend), generators: schedDelta(schedStart.generators, end.generators) };
+  }, p.warmupMs + p.durationMs);
   const res = await pool.all(
     "echoRate",
     (i) => ({ urls: t.wsUrls, sockets: sock[i], rate: rates[i], warmupMs: p.warmupMs, durationMs: p.durationMs, offset: i }),
     p.warmupMs + p.durationMs + 60_000,
-  );
+  ).finally(() => [probe, schedFrom, schedTo].forEach(clearTimeout));
   return {
+    workerSocketFds,
+    sched,
     latencies: res.flatMap((r) => r.latencies),
     sent: res.reduce((a, r) => a + r.sent, 0),
     received: res.reduce((a, r) => a + r.received, 0),
@@ -195,10 +216,40 @@ export interface EchoRateResult {
   max: number | null;
   /** p99 of each round on its own, to show the spread. */
   p99PerRound: (number | null)[];
+  p999PerRound: (number | null)[];
+  /** Socket fds of each nginx worker in each round, mid-run (null: no separate workers). */
+  workerSocketFdsPerRound: (number[] | null)[];
+  /** Per part of the path, over every round's measured window: CPU per echoed message and run-queue wait. */
+  sched: Record<"proxy" | "backend" | "generators", SchedSummary | null>;
   sent: number;
   received: number;
   connectFailed: number;
   genCpuMax: number | null;
+}
+
+export interface SchedSummary {
+  /** CPU time per echoed message, µs. */
+  cpuUsPerMsg: number | null;
+  /** Time runnable but not running, per echoed message, µs. */
+  waitUsPerMsg: number | null;
+  /** Mean wait for a CPU each time a thread became runnable, µs. */
+  waitUsPerSlice: number | null;
+}
+
+function schedSummary(c: EchoRateChunk[], part: (s: EchoSched) => SchedTotals | null): SchedSummary | null {
+  const rounds = c.filter((x) => x.sched && part(x.sched));
+  if (!rounds.length) return null;
+  const sum = rounds.reduce((a, x) => {
+    const s = part(x.sched!)!;
+    return { runNs: a.runNs + s.runNs, waitNs: a.waitNs + s.waitNs, slices: a.slices + s.slices };
+  }, { runNs: 0, waitNs: 0, slices: 0 });
+  // Messages echoed in the measured windows (a round's count covers its window only).
+  const msgs = rounds.reduce((a, x) => a + x.latencies.length, 0);
+  return {
+    cpuUsPerMsg: msgs ? round(sum.runNs / msgs / 1000, 1) : null,
+    waitUsPerMsg: msgs ? round(sum.waitNs / msgs / 1000, 1) : null,
+    waitUsPerSlice: sum.slices ? round(sum.waitNs / sum.slices / 1000, 1) : null,
+  };
 }
 
 export function aggEchoRate(c: EchoRateChunk[], p: Params["echoRate"]): EchoRateResult | undefined {
@@ -212,6 +263,13 @@ export function aggEchoRate(c: EchoRateChunk[], p: Params["echoRate"]): EchoRate
     p999: round(p999, 3),
     max: round(max, 3),
     p99PerRound: c.map((x) => round(ms(percentiles(x.latencies, [99])[0]), 3)),
+    p999PerRound: c.map((x) => round(ms(percentiles(x.latencies, [99.9])[0]), 3)),
+    workerSocketFdsPerRound: c.map((x) => x.workerSocketFds),
+    sched: {
+      proxy: schedSummary(c, (s) => s.proxy),
+      backend: schedSummary(c, (s) => s.backend),
+      generators: schedSummary(c, (s) => s.generators),
+    },
     sent: c.reduce((a, x) => a + x.sent, 0),
     received: c.reduce((a, x) => a + x.received, 0),
     connectFailed: c.reduce((a, x) => a + x.connectFailed, 0),

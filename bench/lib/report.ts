@@ -34,9 +34,23 @@ export interface ProgramTiming {
   nginxConfBytes: number;
 }
 
+/** An earlier run set beside this one, and the commits between the two. */
+export interface PreviousRun {
+  date: string;
+  /** The commit the run measured (older runs: the commit that stored its results). */
+  commit: string | null;
+  command: string;
+  targets: TargetResult[];
+  /** `git log --format="%h %s"` from the previous run's commit to this run's (subjects shortened). */
+  changes: string[];
+}
+
 export interface BenchResults {
   mode: "full" | "quick";
   date: string;
+  /** The commit measured (`-dirty`: with uncommitted changes). */
+  commit?: string;
+  previous?: PreviousRun;
   durationS: number;
   /** The command line of the run. */
   command: string;
@@ -187,6 +201,31 @@ export function goals(r: BenchResults): { goal: string; met: boolean | null; det
   return out;
 }
 
+/** Every row, this run beside the previous one, for the targets both have. */
+function besidePrevious(r: BenchResults, prev: PreviousRun): string[] {
+  const names = r.targets.map((t) => t.name).filter((n) => prev.targets.some((t) => t.name === n));
+  const lines = [
+    `## Beside the previous full run (${prev.date}, ${prev.commit ?? "commit unknown"})`,
+    "",
+    `Each cell: previous → this run (this run: ${r.commit ?? "commit unknown"}). The changes between the two runs (\`git log\`):`,
+    "",
+    ...(prev.changes.length ? prev.changes.map((c) => `- ${c}`) : ["- (none recorded)"]),
+    "",
+    `| measure | unit | ${names.map((n) => `\`${n}\``).join(" | ")} |`,
+    `| --- | --- | ${names.map(() => "---:").join(" | ")} |`,
+  ];
+  for (const row of ROWS) {
+    const cells = names.map((n) => {
+      const before = row.get(prev.targets.find((t) => t.name === n)!);
+      const now = row.get(r.targets.find((t) => t.name === n)!);
+      return (before ?? null) === null && (now ?? null) === null ? "n/a" : `${fmt(before, row.digits)} → ${fmt(now, row.digits)}`;
+    });
+    if (cells.every((c) => c === "n/a")) continue;
+    lines.push(`| ${row.label(r)} ${row.better === "lower" ? "↓" : "↑"} | ${row.unit} | ${cells.join(" | ")} |`);
+  }
+  return lines;
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const names = r.targets.map((t) => t.name);
   const direct = r.targets.find((t) => t.name === "direct");
@@ -220,6 +259,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
   lines.push("↓ lower is better, ↑ higher is better. n/a: no figure (fan-out: the target could not hold that many sockets at once, see the load details; RSS: `direct` has no proxy).");
   lines.push("");
+  if (r.previous) lines.push(...besidePrevious(r, r.previous), "");
   lines.push("## Goals (read from the numbers; nothing asserts on them)");
   lines.push("");
   for (const g of goals(r)) lines.push(`- ${g.met === null ? "?" : g.met ? "MET" : "NOT MET"}: ${g.goal} — ${g.detail}`);
@@ -277,6 +317,15 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| of which other work (not the bench), avg / max % | ${r.targets.map((t) => `${fmt(avg((t.cpu ?? []).map((c) => c.foreignPct)), 0)} / ${fmt(Math.max(...(t.cpu ?? []).map((c) => c.foreignPct)), 0)}`).join(" | ")} |`);
   lines.push(`| rounds kept although other work took > 15% | ${r.targets.map((t) => String((t.cpu ?? []).filter((c) => c.noisy).length)).join(" | ")} |`);
   lines.push(`| echo p99 per round (ms) | ${r.targets.map((t) => (t.echoRate ? t.echoRate.p99PerRound.join(", ") : "n/a")).join(" | ")} |`);
+  lines.push(`| echo p99.9 per round (ms) | ${r.targets.map((t) => (t.echoRate?.p999PerRound ? t.echoRate.p999PerRound.join(", ") : "n/a")).join(" | ")} |`);
+  for (const part of ["proxy", "backend", "generators"] as const) {
+    const cell = (t: TargetResult) => {
+      const x = t.echoRate?.sched?.[part];
+      return x ? `${fmt(x.cpuUsPerMsg, 1)} / ${fmt(x.waitUsPerMsg, 1)} / ${fmt(x.waitUsPerSlice, 1)}` : "n/a";
+    };
+    lines.push(`| echo, ${part}: CPU µs per message / run-queue wait µs per message / wait µs per wake-up | ${r.targets.map(cell).join(" | ")} |`);
+  }
+  lines.push(`| echo: socket fds per nginx worker, mid-run, per round | ${r.targets.map((t) => (t.echoRate?.workerSocketFdsPerRound?.some(Boolean) ? t.echoRate.workerSocketFdsPerRound.map((w) => (w ? w.join("/") : "?")).join(", ") : "n/a")).join(" | ")} |`);
   lines.push(`| echo saturation per round (msg/s) | ${r.targets.map((t) => (t.echoSat ? t.echoSat.perRound.join(", ") : "n/a")).join(" | ")} |`);
   lines.push(`| upgrades per round (/s) | ${r.targets.map((t) => (t.upgrades ? t.upgrades.perRound.join(", ") : "n/a")).join(" | ")} |`);
   lines.push(`| HTTP req/s per round | ${r.targets.map((t) => (t.http ? t.http.satPerRound.join(", ") : "n/a")).join(" | ")} |`);

@@ -7,7 +7,7 @@ import { renderBalancerFiles } from "../../lib/nginx";
 import { EnvironmentPlan, planEnvironment } from "../../lib/plan";
 import { environmentPrefix, secretEnvDigest } from "../../lib/naming";
 import { PROGRAM_ENVIRONMENT, specFromConfigMap } from "../../lib/stackConfig";
-import { BENCH_DIR, PROJECT_DIR, WORK_DIR, sh, treeRssKiB, waitFor } from "./util";
+import { BENCH_DIR, PROJECT_DIR, WORK_DIR, childPids, sh, socketFds, treeRssKiB, waitFor } from "./util";
 
 /**
  * The bench's Docker objects and the five targets in front of one backend.
@@ -60,6 +60,13 @@ export interface Target {
   httpUrl: string;
   /** What the proxy was allowed to use (null: no proxy), for the report's like-for-like table. */
   allowed: TargetAllowance | null;
+  /**
+   * Socket descriptors each nginx worker holds, largest first: how the kernel and nginx's accept spread
+   * the connections over the workers. Null where there are no separate workers (direct, HAProxy, Caddy).
+   */
+  workerSocketFds(): number[] | null;
+  /** The proxy's root process on the host (its scheduler statistics are read from here); null: no proxy. */
+  pid(): number | null;
   /** RSS of the proxy (master + workers), KiB; null for the direct target. */
   rssKiB(): number | null;
   notes: string[];
@@ -93,8 +100,13 @@ async function waitHttp(what: string, url: string, contains?: string, timeoutMs 
   }, timeoutMs);
 }
 
-function containerPid(name: string): number {
+export function containerPid(name: string): number {
   return Number(sh("docker", ["inspect", "-f", "{{.State.Pid}}", name]));
+}
+
+/** The nginx image's PID 1 is the master; its children are the workers. */
+function nginxWorkerSocketFds(containerName: string): number[] {
+  return childPids(containerPid(containerName)).map(socketFds).sort((a, b) => b - a);
 }
 
 /** Removes every container and network of this bench (by label), e.g. left by a killed run. */
@@ -205,6 +217,8 @@ export function directTarget(env: BenchEnvironment): Target {
     wsUrls: env.directPorts.map((p) => `ws://127.0.0.1:${p}/ws/`),
     httpUrl: `http://127.0.0.1:${env.directPorts[0]}/`,
     allowed: null,
+    workerSocketFds: () => null,
+    pid: () => null,
     rssKiB: () => null,
     notes: [],
     restart: async () => {},
@@ -311,6 +325,8 @@ export async function wsenvTarget(
     describe: variant ? `EXPERIMENT (hand-modified copy of the generated config): ${variant.describe}` : `the generated nginx.conf (renderBalancerFiles), workerProcesses ${WORKER_PROCESSES}, workerConnections ${WORKER_CONNECTIONS}, nofile ${b.openFilesLimit}, cpu shares ${b.cpuShares}, in ${NGINX_IMAGE}`,
     wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
     httpUrl: `http://127.0.0.1:${ports[0]}/`,
+    workerSocketFds: () => nginxWorkerSocketFds(name),
+    pid: () => containerPid(name),
     rssKiB: () => treeRssKiB(containerPid(name)),
     notes: [],
     stop: async () => {
@@ -370,6 +386,8 @@ export async function seedTarget(env: BenchEnvironment): Promise<Target> {
     wsUrls: env.seedPorts.map((p) => `ws://127.0.0.1:${p}/ws/`),
     // location / serves nginx's own static page; /ws/ is the only path that reaches the backend.
     httpUrl: `http://127.0.0.1:${env.seedPorts[0]}/ws/`,
+    workerSocketFds: () => nginxWorkerSocketFds(name),
+    pid: () => containerPid(name),
     rssKiB: () => treeRssKiB(containerPid(name)),
     notes: [],
     stop: async () => {
@@ -465,6 +483,8 @@ async function competitorContainer(env: BenchEnvironment, opts: {
     allowed: { processes: opts.threads, nofile: b.openFilesLimit, cpuShares: containerCpuShares(containerName), socketsByFds: Math.floor(b.openFilesLimit / 2) },
     wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/ws/`),
     httpUrl: url,
+    workerSocketFds: () => null,
+    pid: () => containerPid(containerName),
     rssKiB: () => treeRssKiB(containerPid(containerName)),
     notes: [],
     restart: () => restartContainer(containerName, url, "wsenv bench backend"),

@@ -95,6 +95,76 @@ export function treeRssKiB(rootPid: number): number {
   return total;
 }
 
+/** Scheduler statistics of a process tree, every thread included (/proc/<tid>/schedstat). */
+export interface SchedTotals {
+  /** Time on a CPU, ns. */
+  runNs: number;
+  /** Time runnable but waiting for a CPU, ns: the scheduler's share of a latency. */
+  waitNs: number;
+  /** Times a thread was given a CPU. */
+  slices: number;
+}
+
+export function treeSchedstat(rootPids: number[]): SchedTotals {
+  const total: SchedTotals = { runNs: 0, waitNs: 0, slices: 0 };
+  const seen = new Set<number>();
+  const visit = (pid: number) => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tasks) {
+      try {
+        const [run, wait, slices] = fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").trim().split(/\s+/).map(Number);
+        total.runNs += run;
+        total.waitNs += wait;
+        total.slices += slices;
+      } catch {
+        /* gone */
+      }
+    }
+    for (const c of childPids(pid)) visit(c);
+  };
+  for (const pid of rootPids) visit(pid);
+  return total;
+}
+
+export function schedDelta(before: SchedTotals, after: SchedTotals): SchedTotals {
+  return { runNs: after.runNs - before.runNs, waitNs: after.waitNs - before.waitNs, slices: after.slices - before.slices };
+}
+
+/** Direct children of a process (all its threads'), from /proc. */
+export function childPids(pid: number): number[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Open socket descriptors of a process (listening, client and upstream alike). */
+export function socketFds(pid: number): number {
+  let n = 0;
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) n++;
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    /* gone */
+  }
+  return n;
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
