@@ -279,6 +279,12 @@ function previousRun(source: string, commitNow: string): PreviousRun {
   return { date: prev.date, commit, command: prev.command, targets: prev.targets, changes };
 }
 
+/** The deploy timings (a run of their own) go into a full run's report. */
+function deployReport(r: BenchResults): string | undefined {
+  const file = path.join(BENCH_DIR, "results", "deploy.md");
+  return r.mode === "full" && !/--(tests|targets)\b/.test(r.command) && fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+}
+
 /** `--render-only FILE.json`: the table and chart again from a stored run (no measuring). */
 async function renderOnly(file: string): Promise<void> {
   const out = JSON.parse(fs.readFileSync(file, "utf8")) as BenchResults;
@@ -289,7 +295,7 @@ async function renderOnly(file: string): Promise<void> {
     fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   }
   fs.mkdirSync(WORK_DIR, { recursive: true });
-  fs.writeFileSync(`${base}.md`, renderMarkdown(out));
+  fs.writeFileSync(`${base}.md`, renderMarkdown(out, deployReport(out)));
   await screenshot(renderHtml(out), path.join(WORK_DIR, "chart.html"), `${base}.png`);
   log(`rendered ${path.relative(PROJECT_DIR, base)}.{md,png} from ${path.relative(PROJECT_DIR, file)}`);
 }
@@ -508,7 +514,7 @@ async function main(): Promise<void> {
     // A quick run never overwrites the committed full results.
     if (!/^[A-Za-z0-9_-]+$/.test(baseName)) throw new Error(`--name ${baseName}: letters, digits, - and _ only`);
     fs.writeFileSync(path.join(outDir, `${baseName}.json`), `${JSON.stringify(out, null, 2)}\n`);
-    fs.writeFileSync(path.join(outDir, `${baseName}.md`), renderMarkdown(out));
+    fs.writeFileSync(path.join(outDir, `${baseName}.md`), renderMarkdown(out, deployReport(out)));
     try {
       await screenshot(renderHtml(out), path.join(WORK_DIR, "chart.html"), path.join(outDir, `${baseName}.png`));
     } catch (err) {

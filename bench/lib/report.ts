@@ -226,7 +226,11 @@ function besidePrevious(r: BenchResults, prev: PreviousRun): string[] {
   return lines;
 }
 
-export function renderMarkdown(r: BenchResults): string {
+/**
+ * @param deployReport results/deploy.md (`npm run bench:deploy`, a run of its own), set into a full run's
+ * report so one file shows every figure.
+ */
+export function renderMarkdown(r: BenchResults, deployReport?: string): string {
   const names = r.targets.map((t) => t.name);
   const direct = r.targets.find((t) => t.name === "direct");
   const lines: string[] = [];
@@ -270,6 +274,10 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
   for (const p of r.program) lines.push(`| ${p.nodes} | ${p.sourceMaps ? "yes (as tsx / the language host)" : "no"} | ${p.evalMs.toFixed(0)} | ${p.renderMs.toFixed(3)} | ${p.totalMs.toFixed(0)} | ${p.registrations} | ${p.nginxConfBytes} |`);
   lines.push("");
+  if (deployReport) {
+    const [, ...body] = deployReport.trim().split("\n");
+    lines.push("## Deploy timings (`npm run bench:deploy`, its own run: bench/results/deploy.md)", ...body.map((l) => (l.startsWith("#") ? `#${l}` : l)), "");
+  }
   lines.push("## Targets");
   lines.push("");
   for (const t of r.targets) lines.push(`- \`${t.name}\`: ${t.describe}`);
