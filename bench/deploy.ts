@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { stringify } from "yaml";
-import { currentToolchainDir, readManifest, yamlHostEntry } from "../scripts/toolchain";
+import { currentToolchainDir, readManifest, scratchProjectEnv, yamlHostEntry } from "../scripts/toolchain";
 import { PROJECT_DIR, log, sleep, treeRssKiB } from "./lib/util";
 
 const NODE_IMAGE = "wsenv-test/node:bookworm";
@@ -131,15 +131,7 @@ function engineFloor(): { firstUpMs: number; noopUpMs: number } | string {
   try {
     fs.mkdirSync(path.join(project, ".state"));
     fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: floor\nruntime: yaml\noutputs:\n  greeting: hello\n");
-    const env = {
-      ...process.env,
-      PULUMI_HOME: path.join(project, ".pulumi-home"),
-      PULUMI_BACKEND_URL: `file://${path.join(project, ".state")}`,
-      PULUMI_CONFIG_PASSPHRASE: "wsenv-bench",
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PATH: `${path.join(dir, "bin")}${path.delimiter}${process.env.PATH}`,
-    };
+    const env = scratchProjectEnv(dir, project, "wsenv-bench");
     const pulumi = (...args: string[]) => {
       const started = Date.now();
       const res = spawnSync(path.join(dir, "bin", "pulumi"), [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8" });

@@ -276,7 +276,7 @@ function previousRun(source: string, commitNow: string): PreviousRun {
   const base = commit?.replace(/-dirty$/, "");
   const changes = base ? git(["log", "--format=%h %s", `${base}..HEAD`]).split("\n").filter(Boolean).map((l) => (l.length > 160 ? `${l.slice(0, 157)}...` : l)) : [];
   if (commitNow.endsWith("-dirty")) changes.unshift("(uncommitted changes)");
-  return { date: prev.date, commit, command: prev.command, targets: prev.targets, changes };
+  return { date: prev.date, commit, targets: prev.targets, changes };
 }
 
 /** The deploy timings (a run of their own) go into a full run's report. */

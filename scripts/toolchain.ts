@@ -131,6 +131,23 @@ export function currentToolchainDir(): { dir: string; parts: ToolchainPart[] } {
   return { dir: cacheDir(toolchainRoot(), parts[0].version, [goMod, goSum, goVersion, JSON.stringify(parts)]), parts };
 }
 
+/**
+ * The environment for the toolchain's CLI and YAML host on a scratch project in `projectDir`: a
+ * PULUMI_HOME and a file backend (`projectDir/.state`, which must exist) of its own, and no plugin
+ * downloads (there is nothing to download them from here).
+ */
+export function scratchProjectEnv(toolchainDir: string, projectDir: string, passphrase: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${path.join(toolchainDir, "bin")}${path.delimiter}${process.env.PATH}`,
+    PULUMI_HOME: path.join(projectDir, ".pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${path.join(projectDir, ".state")}`,
+    PULUMI_CONFIG_PASSPHRASE: passphrase,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  };
+}
+
 /** Asks the proxy for a module version; returns the error text it gave, or undefined when it is served. */
 function askProxy(part: ToolchainPart, cliVersion: string): string | undefined {
   let query = part.version;

@@ -6,7 +6,7 @@ import { sh } from "./util";
  * How busy the machine was, and how much of that was NOT the bench: the two cores are shared, and other
  * work on them (another test suite, image builds) shows up in every figure. Busy time comes from
  * /proc/stat; the bench's own share is the CPU time of its processes: this process and its children (the
- * generators, HAProxy, Caddy), processes in the bench's containers, and the docker-proxy processes of its
+ * generators), processes in the bench's containers (every proxy), and the docker-proxy processes of its
  * published ports. The rest is "foreign" (approximate: kernel work such as softirq is counted as busy but
  * only partly charged to processes).
  */

@@ -57,9 +57,9 @@ const ms = (us: number) => us / 1000;
 const round = (v: number, digits = 2) => (Number.isFinite(v) ? Number(v.toFixed(digits)) : null);
 const maxCpu = (chunks: { cpu: number }[]) => (chunks.length ? round(Math.max(...chunks.map((c) => c.cpu)), 0) : null);
 
-/** One round's raw figures of one test on one target (what the generators returned, merged). */
 /** Scheduler statistics of the measured window, per part of the path (proxy: null for direct). */
 export interface EchoSched { proxy: SchedTotals | null; backend: SchedTotals; generators: SchedTotals }
+/** One round's raw figures of one test on one target (what the generators returned, merged). */
 export interface EchoRateChunk { latencies: number[]; sent: number; received: number; open: number; connectFailed: number; cpu: number; workerSocketFds: number[] | null; sched: EchoSched | null }
 export interface EchoSatChunk { rate: number; open: number; connectFailed: number; cpu: number }
 export interface UpgradeChunk { rate: number; opened: number; failed: number; latencies: number[]; errors: Record<string, number>; cpu: number }
@@ -93,8 +93,13 @@ export async function echoRateChunk(pool: GeneratorPool, t: Target, p: Params["e
   let sched: EchoSched | null = null;
   const schedFrom = setTimeout(() => (schedStart = read()), p.warmupMs);
   const schedTo = setTimeout(() => {
-    const end = read();
-    if (schedStart) sched = { proxy: end.proxy && schedStart.proxy ? schedDelta(schedStart.proxy, end.proxy) : null, backend: schedDelta(schedStart.backend, end.backend), generators: schedDelta(schedStart.generators, end.generators) };
+    const [from, to] = [schedStart, read()];
+    if (!from) return;
+    sched = {
+      proxy: from.proxy && to.proxy ? schedDelta(from.proxy, to.proxy) : null,
+      backend: schedDelta(from.backend, to.backend),
+      generators: schedDelta(from.generators, to.generators),
+    };
   }, p.warmupMs + p.durationMs);
   const res = await pool.all(
     "echoRate",

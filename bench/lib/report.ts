@@ -39,7 +39,6 @@ export interface PreviousRun {
   date: string;
   /** The commit the run measured (older runs: the commit that stored its results). */
   commit: string | null;
-  command: string;
   targets: TargetResult[];
   /** `git log --format="%h %s"` from the previous run's commit to this run's (subjects shortened). */
   changes: string[];

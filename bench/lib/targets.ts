@@ -437,7 +437,7 @@ http://:${COMPETITOR_PORT} {
 
 /**
  * A competitor run the way wsenv runs nginx: a container of its stand-in image on the bench network
- * beside the node, the same ${PORTS_PER_PATH} published ports on 127.0.0.1, the same nofile ulimit and
+ * beside the node, as many ports published on 127.0.0.1 (PORTS_PER_PATH), the same nofile ulimit and
  * CPU weight as the wsenv balancer, all capabilities dropped (it listens on an unprivileged port).
  */
 async function competitorContainer(env: BenchEnvironment, opts: {

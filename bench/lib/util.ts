@@ -67,31 +67,29 @@ export function median(values: number[]): number {
   return percentiles(values, [50])[0];
 }
 
-/** Resident set size (KiB) of a process and all its descendants, from /proc. */
-export function treeRssKiB(rootPid: number): number {
-  let total = 0;
+/** A process and all its descendants, from /proc. */
+function treePids(rootPids: number[]): number[] {
   const seen = new Set<number>();
   const visit = (pid: number) => {
     if (seen.has(pid)) return;
     seen.add(pid);
+    for (const c of childPids(pid)) visit(c);
+  };
+  for (const pid of rootPids) visit(pid);
+  return [...seen];
+}
+
+/** Resident set size (KiB) of a process and all its descendants, from /proc. */
+export function treeRssKiB(rootPid: number): number {
+  let total = 0;
+  for (const pid of treePids([rootPid])) {
     try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-      const m = /VmRSS:\s+(\d+) kB/.exec(status);
+      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
       if (m) total += Number(m[1]);
-    } catch {
-      return;
-    }
-    let children: string[] = [];
-    try {
-      for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-        children = children.concat(fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean));
-      }
     } catch {
       /* gone */
     }
-    for (const c of children) visit(Number(c));
-  };
-  visit(rootPid);
+  }
   return total;
 }
 
@@ -107,15 +105,12 @@ export interface SchedTotals {
 
 export function treeSchedstat(rootPids: number[]): SchedTotals {
   const total: SchedTotals = { runNs: 0, waitNs: 0, slices: 0 };
-  const seen = new Set<number>();
-  const visit = (pid: number) => {
-    if (seen.has(pid)) return;
-    seen.add(pid);
+  for (const pid of treePids(rootPids)) {
     let tasks: string[] = [];
     try {
       tasks = fs.readdirSync(`/proc/${pid}/task`);
     } catch {
-      return;
+      continue;
     }
     for (const tid of tasks) {
       try {
@@ -127,9 +122,7 @@ export function treeSchedstat(rootPids: number[]): SchedTotals {
         /* gone */
       }
     }
-    for (const c of childPids(pid)) visit(c);
-  };
-  for (const pid of rootPids) visit(pid);
+  }
   return total;
 }
 
@@ -163,13 +156,4 @@ export function socketFds(pid: number): number {
     /* gone */
   }
   return n;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,7 +1,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { currentToolchainDir, readManifest, yamlHostEntry } from "../../scripts/toolchain";
+import { currentToolchainDir, readManifest, scratchProjectEnv, yamlHostEntry } from "../../scripts/toolchain";
 import { requireOrSkip, tempDir } from "../support/nginxBinary";
 
 /**
@@ -17,15 +17,7 @@ const run = requireOrSkip("the Pulumi CLI and YAML language host from `npm run t
 run("the real Pulumi engine on a YAML program", () => {
   jest.setTimeout(120_000);
   const project = tempDir("wsenv-engine-");
-  const env = {
-    ...process.env,
-    PATH: `${path.join(dir, "bin")}${path.delimiter}${process.env.PATH}`,
-    PULUMI_HOME: path.join(project, ".pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${path.join(project, ".state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "wsenv-test",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
+  const env = scratchProjectEnv(dir, project, "wsenv-test");
   const pulumi = (...args: string[]) => execFileSync(path.join(dir, "bin", "pulumi"), [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const timed = (...args: string[]) => {
     const started = Date.now();
