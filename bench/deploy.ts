@@ -9,12 +9,13 @@
  * mocks do the provider's Docker work, one resource at a time (the engine runs up to 10 at once). The
  * figures are the Docker side and the program's evaluation; they are not `pulumi up` times.
  */
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as os from "os";
 import * as path from "path";
-import { stringify } from "yaml";
 import { currentToolchainDir, readManifest, scratchProjectEnv, yamlHostEntry } from "../scripts/toolchain";
+import { removeStackFile, runner, stageFixtureApp, writeStack } from "../test/support/e2e";
 import { PROJECT_DIR, log, sleep, treeRssKiB } from "./lib/util";
 
 const NODE_IMAGE = "wsenv-test/node:bookworm";
@@ -40,30 +41,20 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function stackFile(stack: string): string {
-  return path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
-}
-
-/** One runner command in its own process (as the runner requires), timed, with its peak RSS sampled. */
+/** One runner command (the e2e suite's `runner`), timed, with its peak RSS sampled. */
 async function runnerStep(step: string, verb: "up" | "down", stack: string): Promise<Step> {
   const started = Date.now();
-  const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["test/runner/cli.ts", verb, "--stack", stack], { cwd: PROJECT_DIR });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
   let peakKiB = 0;
-  const sampler = setInterval(() => {
-    if (child.pid) peakKiB = Math.max(peakKiB, treeRssKiB(child.pid));
-  }, 100);
-  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
-  clearInterval(sampler);
+  let sampler: NodeJS.Timeout | undefined;
+  const result = await runner(verb, stack, 900_000, {}, PROJECT_DIR, (pid) => {
+    sampler = setInterval(() => (peakKiB = Math.max(peakKiB, treeRssKiB(pid))), 100);
+  }).finally(() => clearInterval(sampler));
   const ms = Date.now() - started;
-  if (code !== 0) throw new Error(`${step}: runner ${verb} exited ${code}: ${stderr.slice(-1500)}`);
+  if (result.code !== 0) throw new Error(`${step}: runner ${verb} exited ${result.code}: ${result.stderr.slice(-1500)}`);
   const verbs: Record<string, number> = {};
-  for (const line of stdout.split("\n")) {
-    const m = /^(create|update|replace|delete|same) /.exec(line);
-    if (m) verbs[m[1]] = (verbs[m[1]] ?? 0) + 1;
+  for (const line of result.lines) {
+    const v = line.split(" ")[0];
+    verbs[v] = (verbs[v] ?? 0) + 1;
   }
   log(`  ${step}: ${(ms / 1000).toFixed(1)} s, ${JSON.stringify(verbs)}, peak ${(peakKiB / 1024).toFixed(0)} MiB`);
   return { step, ms, verbs, peakRssMiB: Math.round(peakKiB / 1024) };
@@ -90,34 +81,32 @@ async function mustServe(url: string, step: string): Promise<void> {
 }
 
 async function deploy(nodes: number, appDir: string, port: number): Promise<Deploy> {
-  const stack = `bench-deploy-${nodes}`;
-  const config = (connectTimeout: string, mark: string) => ({
-    config: {
+  // An e2e-* stack: its file matches the ignored Pulumi.e2e-*.yaml, should a killed run leave it.
+  const stack = `e2e-deploy-${nodes}`;
+  const write = (connectTimeout: string, mark: string) =>
+    writeStack(stack, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", websocketPaths: ["/ws/"], image: NGINX_IMAGE, workerConnections: 8192, connectTimeout },
       "wsenv:app": { stack: "node", image: NODE_IMAGE, nodes, source: path.relative(PROJECT_DIR, appDir), memoryMb: 128, env: { DEPLOY_MARK: mark } },
-    },
-  });
-  const write = (c: object) => fs.writeFileSync(stackFile(stack), `# Written by bench/deploy.ts for one run; removed at its end.\n${stringify(c)}`);
+    });
   const url = `http://127.0.0.1:${port}/`;
   const steps: Step[] = [];
   log(`${nodes} app node(s), stack ${stack}`);
   try {
-    write(config("1500ms", "1"));
+    write("1500ms", "1");
     steps.push(await runnerStep("first up", "up", stack));
     await mustServe(url, "first up");
     steps.push(await runnerStep("no-op up", "up", stack));
-    write(config("2s", "1"));
+    write("2s", "1");
     steps.push(await runnerStep("config-only up (balancer.connectTimeout: reload)", "up", stack));
     await mustServe(url, "config-only up");
-    write(config("2s", "2"));
+    write("2s", "2");
     steps.push(await runnerStep("app-change up (app.env: rolling replace)", "up", stack));
     await mustServe(url, "app-change up");
     steps.push(await runnerStep("down", "down", stack));
   } finally {
-    if (fs.existsSync(path.join(PROJECT_DIR, ".wsenv", "e2e-state", `${stack}.json`))) {
-      spawnSync(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), ["test/runner/cli.ts", "down", "--stack", stack], { cwd: PROJECT_DIR, stdio: "ignore", timeout: 600_000 });
-    }
-    fs.rmSync(stackFile(stack), { force: true });
+    // After a failed step: what the state still lists (a no-op when the last step's down ran).
+    await runner("down", stack, 600_000);
+    removeStackFile(stack);
   }
   return { nodes, steps };
 }
@@ -127,7 +116,7 @@ function engineFloor(): { firstUpMs: number; noopUpMs: number } | string {
   const { dir } = currentToolchainDir();
   const built = readManifest(dir)?.built ?? [];
   if (!built.includes("pulumi") || !built.includes(yamlHostEntry)) return "not measured: the toolchain (npm run toolchain) has no Pulumi CLI and YAML host";
-  const project = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", "engine-floor-"));
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-engine-floor-"));
   try {
     fs.mkdirSync(path.join(project, ".state"));
     fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: floor\nruntime: yaml\noutputs:\n  greeting: hello\n");
@@ -182,13 +171,9 @@ async function main(): Promise<void> {
   }
   const floor = engineFloor();
   log(`real engine floor: ${JSON.stringify(floor)}`);
-  // The e2e node fixture with `ws` copied in (containers here cannot install from the registry).
-  fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
-  const appDir = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", "bench-deploy-app-"));
+  const appDir = stageFixtureApp("node-app", { withWs: true });
   const deploys: Deploy[] = [];
   try {
-    fs.cpSync(path.join(PROJECT_DIR, "test/e2e/fixtures/node-app"), appDir, { recursive: true });
-    fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(appDir, "node_modules/ws"), { recursive: true });
     for (const [i, nodes] of counts.entries()) deploys.push(await deploy(nodes, appDir, 24_080 + i));
   } finally {
     fs.rmSync(appDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
 import type { BalancerSpec } from "./schema";
+import { httpsPortSuffix } from "./tls";
 
 /**
  * The balancer's nginx config, rendered as a pure function of the spec: same input, byte-identical output
@@ -259,8 +260,7 @@ function servers(input: BalancerConfigInput, layout: NginxLayout, revision: stri
   if (!tls) return server([`listen ${word(layout.listenPort)} default_server;`], body);
   if (!input.tlsFileName) throw new Error("balancer.tls needs the TLS file name");
   const files = `${layout.tlsDir}/${word(input.tlsFileName)}`;
-  const publicPort = tls.port === 443 ? "" : `:${word(tls.port)}`;
-  const redirect = [...health, "location / {", `    return 308 https://$host${publicPort}$request_uri;`, "}"];
+  const redirect = [...health, "location / {", `    return 308 https://$host${httpsPortSuffix(tls.port)}$request_uri;`, "}"];
   return [
     ...server([`listen ${word(layout.listenPort)} default_server;`], tls.redirectHttp ? redirect : body),
     "",

@@ -3,7 +3,7 @@ import { appImageName, appNodeName, balancerContainerName, networkName, nodeRevi
 import { healthCheckCommand } from "./healthCheck";
 import { BalancerFiles, balancerOpenFilesLimit, renderBalancerFiles } from "./nginx";
 import { BALANCER_CAPABILITIES, STACK_PRESETS } from "./presets";
-import { certificateExpiry, tlsFileName } from "./tls";
+import { certificateExpiry, httpsPortSuffix, tlsFileName } from "./tls";
 import type { WsenvSpec } from "./schema";
 
 /**
@@ -75,7 +75,7 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
   const healthCheck = healthCheckCommand(app.httpPort, app.wsCommand ? app.wsPort : null);
   const revision = nodeRevision(app, imageName, secretDigest, healthCheck);
   const alias = peersAlias(prefix);
-  const { wsCommandUser } = STACK_PRESETS[app.stack];
+  const preset = STACK_PRESETS[app.stack];
   const nodes = Array.from({ length: app.nodes }, (_, index) => {
     const name = appNodeName(prefix, revision, index);
     // Sorted keys: the container's env list is compared by position.
@@ -92,7 +92,7 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
         WSENV_CONTEXT_PATH: app.contextPath,
         WSENV_CONTEXT_DIR: app.contextDir,
         WSENV_WS_COMMAND: app.wsCommand,
-        ...(wsCommandUser ? { WSENV_WS_USER: wsCommandUser } : {}),
+        ...(preset.wsCommandUser ? { WSENV_WS_USER: preset.wsCommandUser } : {}),
       }).sort(([a], [b]) => (a < b ? -1 : 1)),
     );
     return { name, envs };
@@ -108,7 +108,7 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
     tlsFileName: tls?.fileName,
   });
   const origin = `${balancer.publicHost}:${balancer.port}`;
-  const tlsOrigin = balancer.tls && `${balancer.publicHost}${balancer.tls.port === 443 ? "" : `:${balancer.tls.port}`}`;
+  const tlsOrigin = balancer.tls && `${balancer.publicHost}${httpsPortSuffix(balancer.tls.port)}`;
   return {
     networkName: networkName(prefix),
     balancer: {
@@ -132,9 +132,9 @@ export function planEnvironment(names: EnvironmentNames, spec: Omit<WsenvSpec, "
       healthCheck,
       memoryMb: app.memoryMb,
       restart: app.restart,
-      capabilities: STACK_PRESETS[app.stack].capabilities,
+      capabilities: preset.capabilities,
       // Counted in the node's memory limit as they fill; 64 MB each keeps one runaway writer from all of it.
-      readOnlyTmpfs: app.readOnly ? Object.fromEntries(STACK_PRESETS[app.stack].writablePaths.map((p) => [p, "rw,nosuid,nodev,size=64m"])) : undefined,
+      readOnlyTmpfs: app.readOnly ? Object.fromEntries(preset.writablePaths.map((p) => [p, "rw,nosuid,nodev,size=64m"])) : undefined,
       nodes,
     },
     url: `http://${origin}${app.contextPath}`,

@@ -35,6 +35,11 @@ export function tlsFileName(certificate: string): string {
   return `wsenv-${sha256(certificate).slice(0, 16)}`;
 }
 
+/** The port part of an https:// origin on `port`: none for HTTPS's own 443. */
+export function httpsPortSuffix(port: number): string {
+  return port === 443 ? "" : `:${port}`;
+}
+
 /** When the server's certificate (the first of the chain) expires, as an ISO 8601 time. */
 export function certificateExpiry(certificate: string): string {
   return new Date(new X509Certificate(certificate).validTo).toISOString();

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, removeStackFile, runner, writeStack } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, removeStackFile, runner, stageFixtureApp, writeStack } from "../support/e2e";
 
 // A connection burst against a rough app (fixtures/burst-app: one thread, an accept backlog of 8, a
 // blocking handshake) through the balancer: the kernel drops SYNs and resends them after 1 s, which the
@@ -18,9 +18,7 @@ describeWithEngine("a connection burst against a tiny-backlog, single-threaded s
 
   beforeAll(async () => {
     port = await freePort();
-    fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
-    app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", "burst-app-"));
-    fs.cpSync(path.join(__dirname, "fixtures/burst-app"), app, { recursive: true });
+    app = stageFixtureApp("burst-app");
     await runner("down", STACK);
     writeStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },

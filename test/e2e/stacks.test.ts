@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import WebSocket from "ws";
-import { LOCAL_IMAGES, PROJECT_DIR, TOMCAT_IMAGE, containerProcesses, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { LOCAL_IMAGES, TOMCAT_IMAGE, containerProcesses, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, stageFixtureApp, writeStack } from "../support/e2e";
 
 // The node and tomcat presets on the real engine, each through the balancer: the app in its preset's
 // directory, started by the preset's command, HTTP and WebSockets on the same port. (apache-php is what
@@ -26,11 +26,7 @@ describeWithEngine("the node stack", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    // Inside the project (in its ignored .wsenv/), as a folder source must be.
-    fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
-    app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", "node-app-"));
-    fs.cpSync(path.join(__dirname, "fixtures/node-app"), app, { recursive: true });
-    fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(app, "node_modules/ws"), { recursive: true });
+    app = stageFixtureApp("node-app", { withWs: true });
     await runner("down", STACK);
     writeStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },

@@ -70,6 +70,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A copy of an app of test/e2e/fixtures inside the project (in its ignored .wsenv/), as a folder source
+ * must be; with `withWs`, the project's `ws` copied into its node_modules (containers here cannot install
+ * from the registry). The caller removes it.
+ */
+export function stageFixtureApp(fixture: string, opts: { withWs?: boolean } = {}): string {
+  fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
+  const app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", `${fixture}-`));
+  fs.cpSync(path.join(PROJECT_DIR, "test/e2e/fixtures", fixture), app, { recursive: true });
+  if (opts.withWs) fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(app, "node_modules/ws"), { recursive: true });
+  return app;
+}
+
 /** Writes `Pulumi.<stack>.yaml` (gitignored pattern `Pulumi.e2e-*.yaml`) for a test stack. */
 export function writeStack(stack: string, config: Record<string, unknown>): void {
   fs.writeFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), stringify({ config }));
@@ -91,13 +104,22 @@ export interface RunnerResult {
 /**
  * Runs `tsx test/runner/cli.ts <verb> --stack <stack>`, as `npm run e2e:up|e2e:down` does, in this
  * project or in `projectDir` (another Pulumi project, such as one that installed the packed library).
+ * `onStart` gets the process's pid (the bench samples its memory).
  */
-export function runner(verb: "up" | "down", stack: string, timeoutMs = 240_000, env: NodeJS.ProcessEnv = {}, projectDir = PROJECT_DIR): Promise<RunnerResult> {
+export function runner(
+  verb: "up" | "down",
+  stack: string,
+  timeoutMs = 240_000,
+  env: NodeJS.ProcessEnv = {},
+  projectDir = PROJECT_DIR,
+  onStart?: (pid: number) => void,
+): Promise<RunnerResult> {
   return new Promise((resolve) => {
     const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), [path.join(PROJECT_DIR, "test/runner/cli.ts"), verb, "--stack", stack], {
       cwd: projectDir,
       env: { ...process.env, ...env },
     });
+    if (child.pid && onStart) onStart(child.pid);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
