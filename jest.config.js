@@ -5,7 +5,8 @@
 //   cli   - the real Pulumi CLI from `npm run toolchain` reading this project and its stacks
 //   e2e   - the program applied to a real Docker engine, real nginx and a real browser
 const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }];
-const common = { preset: undefined, testEnvironment: "node", transform: { "^.+\\.ts$": tsJest } };
+// Staged builds (.wsenv/) and the packed library (dist/) hold copies of fixtures and sources: not tests.
+const common = { preset: undefined, testEnvironment: "node", transform: { "^.+\\.ts$": tsJest }, modulePathIgnorePatterns: ["<rootDir>/.wsenv/", "<rootDir>/dist/"] };
 
 module.exports = {
   reporters: ["default", "<rootDir>/test/support/summaryReporter.js"],

@@ -1,34 +1,84 @@
 /**
- * `npm run bench:deploy` (`-- --nodes 1,10` for fewer): how long the program's deploys take on this
- * machine's Docker engine for 1, 10 and 50 app nodes (first up, no-op up, config-only up, app-change up,
- * down) and the program's peak memory, beside the real Pulumi engine's own floor (an empty YAML program
- * on the real CLI, no provider). Writes bench/results/deploy.{md,json}.
- *
- * The Node.js language host and the Docker and command providers cannot be built here (issue 10), so the
- * program's ups run on the e2e runner (test/runner/README.md): the unchanged program under mocks, whose
- * mocks do the provider's Docker work, one resource at a time (the engine runs up to 10 at once). The
- * figures are the Docker side and the program's evaluation; they are not `pulumi up` times.
+ * `npm run bench:deploy` (`-- --nodes 1,10` for fewer): `pulumi up` of this program on the real engine (the
+ * toolchain's CLI, Node.js language host and provider plugins, through the Automation API, a file backend)
+ * for 1, 10 and 50 app nodes: first up, no-op up, config-only up, app-change up, destroy; and the peak
+ * memory of the CLI, the language host (with the program's Node.js process) and the providers. Beside it,
+ * the engine's own floor on the same CLI: an empty TypeScript program (same language host) and an empty
+ * YAML program, each a first and a no-op up. Writes bench/results/deploy.{md,json}.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { currentToolchainDir, readManifest, scratchProjectEnv, yamlHostEntry } from "../scripts/toolchain";
-import { removeStackFile, runner, stageFixtureApp, writeStack } from "../test/support/e2e";
-import { PROJECT_DIR, log, sleep, treeRssKiB } from "./lib/util";
+import { currentToolchain } from "../scripts/toolchainPlan";
+import { stageApp } from "../test/support/e2e";
+import { EngineStack, Run } from "../test/support/engine";
+import { PROJECT_DIR, childPids, log, median, sleep } from "./lib/util";
 
 const NODE_IMAGE = "wsenv-test/node:bookworm";
 const NGINX_IMAGE = "wsenv-test/nginx:bookworm";
 const RESULTS = path.join(PROJECT_DIR, "bench", "results");
+/** The floor's ups, each timed this many times (the median is reported). */
+const FLOOR_RUNS = 3;
+
+/** Which part of the engine a process is, by its command. */
+type Part = "cli" | "languageHost" | "providers";
+const PARTS: Part[] = ["cli", "languageHost", "providers"];
+
+function partOf(pid: number): Part | undefined {
+  let command: string;
+  try {
+    command = path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]);
+  } catch {
+    return undefined;
+  }
+  if (command === "pulumi") return "cli";
+  if (command.startsWith("pulumi-resource-")) return "providers";
+  // The language host and the program's Node.js process it starts.
+  if (command === "pulumi-language-nodejs" || command === "node") return "languageHost";
+  return undefined;
+}
+
+/** Samples, every 100 ms until stopped, the resident memory of each part under this process. */
+function sampleMemory(): () => Record<Part, number> {
+  const peakKiB: Record<Part, number> = { cli: 0, languageHost: 0, providers: 0 };
+  const walk = (pid: number, into: Record<Part, number>) => {
+    for (const child of childPids(pid)) {
+      const part = partOf(child);
+      if (part) {
+        const m = /VmRSS:\s+(\d+) kB/.exec(safeRead(`/proc/${child}/status`));
+        if (m) into[part] += Number(m[1]);
+      }
+      walk(child, into);
+    }
+  };
+  const timer = setInterval(() => {
+    const now: Record<Part, number> = { cli: 0, languageHost: 0, providers: 0 };
+    walk(process.pid, now);
+    for (const part of PARTS) peakKiB[part] = Math.max(peakKiB[part], now[part]);
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    return Object.fromEntries(PARTS.map((part) => [part, Math.round(peakKiB[part] / 1024)])) as Record<Part, number>;
+  };
+}
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
 
 interface Step {
   step: string;
   ms: number;
-  /** Resources by what the runner did to them (create, update, replace, delete, same). */
-  verbs: Record<string, number>;
-  /** Peak RSS of the runner's processes (the program's Node.js process and tsx's), MiB. */
-  peakRssMiB: number;
+  /** Custom resources by what the engine did to them. */
+  ops: Record<string, number>;
+  /** Peak resident memory of each part, MiB. */
+  peakMiB: Record<Part, number>;
 }
 
 interface Deploy {
@@ -41,23 +91,20 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** One runner command (the e2e suite's `runner`), timed, with its peak RSS sampled. */
-async function runnerStep(step: string, verb: "up" | "down", stack: string): Promise<Step> {
-  const started = Date.now();
-  let peakKiB = 0;
-  let sampler: NodeJS.Timeout | undefined;
-  const result = await runner(verb, stack, 900_000, {}, PROJECT_DIR, (pid) => {
-    sampler = setInterval(() => (peakKiB = Math.max(peakKiB, treeRssKiB(pid))), 100);
-  }).finally(() => clearInterval(sampler));
-  const ms = Date.now() - started;
-  if (result.code !== 0) throw new Error(`${step}: runner ${verb} exited ${result.code}: ${result.stderr.slice(-1500)}`);
-  const verbs: Record<string, number> = {};
-  for (const line of result.lines) {
-    const v = line.split(" ")[0];
-    verbs[v] = (verbs[v] ?? 0) + 1;
+async function timedStep(step: string, run: () => Promise<Run>): Promise<Step> {
+  const stop = sampleMemory();
+  let peakMiB: Record<Part, number>;
+  let result: Run;
+  try {
+    result = await run();
+  } finally {
+    peakMiB = stop();
   }
-  log(`  ${step}: ${(ms / 1000).toFixed(1)} s, ${JSON.stringify(verbs)}, peak ${(peakKiB / 1024).toFixed(0)} MiB`);
-  return { step, ms, verbs, peakRssMiB: Math.round(peakKiB / 1024) };
+  if (!result.ok) throw new Error(`${step}: the engine failed:\n${result.messages.slice(-3000)}`);
+  const ops: Record<string, number> = {};
+  for (const s of result.steps) if (!s.type.startsWith("wsenv:") && !s.type.startsWith("pulumi:")) ops[s.op] = (ops[s.op] ?? 0) + 1;
+  log(`  ${step}: ${(result.ms / 1000).toFixed(1)} s, ${JSON.stringify(ops)}, peak MiB ${JSON.stringify(peakMiB)}`);
+  return { step, ms: result.ms, ops, peakMiB };
 }
 
 function getStatus(url: string): Promise<number> {
@@ -71,7 +118,7 @@ function getStatus(url: string): Promise<number> {
   });
 }
 
-/** A timed step only counts if the system it leaves serves: every step is followed by this check. */
+/** A timed step only counts if the system it leaves serves: every up is followed by this check. */
 async function mustServe(url: string, step: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
     if ((await getStatus(url)) === 200) return;
@@ -82,84 +129,116 @@ async function mustServe(url: string, step: string): Promise<void> {
 
 async function deploy(nodes: number, appDir: string, port: number): Promise<Deploy> {
   // An e2e-* stack: its file matches the ignored Pulumi.e2e-*.yaml, should a killed run leave it.
-  const stack = `e2e-deploy-${nodes}`;
-  const write = (connectTimeout: string, mark: string) =>
-    writeStack(stack, {
+  const stack = await EngineStack.open(`e2e-deploy-${nodes}`);
+  const configure = (connectTimeout: string, mark: string) =>
+    stack.configure({
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", websocketPaths: ["/ws/"], image: NGINX_IMAGE, workerConnections: 8192, connectTimeout },
       "wsenv:app": { stack: "node", image: NODE_IMAGE, nodes, source: path.relative(PROJECT_DIR, appDir), memoryMb: 128, env: { DEPLOY_MARK: mark } },
     });
   const url = `http://127.0.0.1:${port}/`;
   const steps: Step[] = [];
-  log(`${nodes} app node(s), stack ${stack}`);
+  log(`${nodes} app node(s), stack ${stack.name}`);
   try {
-    write("1500ms", "1");
-    steps.push(await runnerStep("first up", "up", stack));
+    await configure("1500ms", "1");
+    steps.push(await timedStep("first up", () => stack.up()));
     await mustServe(url, "first up");
-    steps.push(await runnerStep("no-op up", "up", stack));
-    write("2s", "1");
-    steps.push(await runnerStep("config-only up (balancer.connectTimeout: reload)", "up", stack));
+    steps.push(await timedStep("no-op up", () => stack.up()));
+    await configure("2s", "1");
+    steps.push(await timedStep("config-only up (balancer.connectTimeout: reload)", () => stack.up()));
     await mustServe(url, "config-only up");
-    write("2s", "2");
-    steps.push(await runnerStep("app-change up (app.env: rolling replace)", "up", stack));
+    await configure("2s", "2");
+    steps.push(await timedStep("app-change up (app.env: rolling replace)", () => stack.up()));
     await mustServe(url, "app-change up");
-    steps.push(await runnerStep("down", "down", stack));
+    steps.push(await timedStep("destroy", () => stack.destroy()));
   } finally {
-    // After a failed step: what the state still lists (a no-op when the last step's down ran).
-    await runner("down", stack, 600_000);
-    removeStackFile(stack);
+    await stack.remove();
   }
   return { nodes, steps };
 }
 
-/** The real engine on an empty YAML program: what any `pulumi up` costs before a program or provider runs. */
-function engineFloor(): { firstUpMs: number; noopUpMs: number } | string {
-  const { dir } = currentToolchainDir();
-  const built = readManifest(dir)?.built ?? [];
-  if (!built.includes("pulumi") || !built.includes(yamlHostEntry)) return "not measured: the toolchain (npm run toolchain) has no Pulumi CLI and YAML host";
-  const project = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-engine-floor-"));
-  try {
-    fs.mkdirSync(path.join(project, ".state"));
-    fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: floor\nruntime: yaml\noutputs:\n  greeting: hello\n");
-    const env = scratchProjectEnv(dir, project, "wsenv-bench");
-    const pulumi = (...args: string[]) => {
-      const started = Date.now();
-      const res = spawnSync(path.join(dir, "bin", "pulumi"), [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8" });
-      if (res.status !== 0) throw new Error(`pulumi ${args.join(" ")}: ${res.stderr}`);
-      return Date.now() - started;
-    };
-    pulumi("stack", "init", "floor");
-    const firstUpMs = pulumi("up", "--yes");
-    const noopUpMs = pulumi("up", "--yes", "--expect-no-changes");
-    pulumi("destroy", "--yes");
-    return { firstUpMs, noopUpMs };
-  } finally {
-    fs.rmSync(project, { recursive: true, force: true });
-  }
+interface Floor {
+  program: string;
+  firstUpMs: number;
+  noopUpMs: number;
 }
 
-function renderMarkdown(r: { date: string; command: string; floor: ReturnType<typeof engineFloor>; deploys: Deploy[] }): string {
+/**
+ * The engine's own floor: what `pulumi up` costs on this CLI, through the same Automation API calls, for
+ * an empty program of each runtime (TypeScript through the same Node.js language host as this program,
+ * and YAML): the engine, the CLI's own calls around an up, and the language host, with nothing to deploy.
+ */
+async function engineFloor(): Promise<Floor[]> {
+  const programs: Record<string, Record<string, string>> = {
+    "empty TypeScript program": {
+      "Pulumi.yaml": "name: floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n",
+      "index.ts": 'export const greeting = "hello";\n',
+    },
+    "empty YAML program": { "Pulumi.yaml": "name: floor\nruntime: yaml\noutputs:\n  greeting: hello\n" },
+  };
+  const floors: Floor[] = [];
+  for (const [program, files] of Object.entries(programs)) {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-engine-floor-"));
+    try {
+      for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(project, file), text);
+      // The TypeScript program resolves @pulumi/pulumi and typescript as this project does.
+      fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(project, "node_modules"));
+      const stack = await EngineStack.open("floor", { projectDir: project });
+      try {
+        const up = async () => EngineStack.ok(await stack.up()).ms;
+        const firstUpMs = await up();
+        const noops: number[] = [];
+        for (let i = 0; i < FLOOR_RUNS; i++) noops.push(await up());
+        floors.push({ program, firstUpMs, noopUpMs: median(noops) });
+        log(`floor, ${program}: first up ${firstUpMs} ms, no-op up ${median(noops)} ms (${noops.join(", ")})`);
+      } finally {
+        await stack.remove();
+      }
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  }
+  return floors;
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+function renderMarkdown(r: { date: string; command: string; floor: Floor[]; deploys: Deploy[] }): string {
+  const ts = r.floor[0];
   const lines = [
-    "# wsenv deploy timings (the e2e runner, not the Pulumi engine)",
+    "# wsenv deploy timings on the real Pulumi engine",
     "",
     `\`${r.command}\` · ${r.date}`,
     "",
-    "The Node.js language host and the Docker and command providers cannot be built here, so these ups run on the e2e runner (`test/runner`): the unchanged program under mocks, whose mocks do the providers' Docker work **one resource at a time** (the engine runs up to 10 at once). They measure the Docker side and the program's evaluation, not `pulumi up`. Each step is checked to leave the balancer answering 200 before the next.",
+    "`pulumi up` of this program through the Automation API (`stack.up()`: `pulumi up --yes --skip-preview`, then the stack's outputs and summary): the toolchain's CLI, Node.js language host and provider plugins (`npm run toolchain`), a file backend, the local Docker engine, the node stack (`test/e2e/fixtures/node-app`, 128 MB per node). Every up refreshes every resource first (`refresh: always` in Pulumi.yaml). Each up is checked to leave the balancer answering 200 before the next step. The floor is measured the same way.",
     "",
-    typeof r.floor === "string"
-      ? `Real engine floor: ${r.floor}.`
-      : `Real engine floor (the real Pulumi CLI and YAML host, an empty program, file backend): first up ${(r.floor.firstUpMs / 1000).toFixed(2)} s, no-op up ${(r.floor.noopUpMs / 1000).toFixed(2)} s.`,
+    "## The engine's floor (same CLI, nothing to deploy)",
     "",
-    `| step | ${r.deploys.map((d) => `${d.nodes} node${d.nodes === 1 ? "" : "s"}: s / resources / peak MiB`).join(" | ")} |`,
+    "| program | first up (s) | no-op up (s, median of 3) |",
+    "| --- | --- | --- |",
+    ...r.floor.map((f) => `| ${f.program} | ${seconds(f.firstUpMs)} | ${seconds(f.noopUpMs)} |`),
+    "",
+    `## This program (s, and × the ${ts.program}'s ${seconds(ts.noopUpMs)} s no-op up)`,
+    "",
+    `| step | ${r.deploys.map((d) => `${d.nodes} node${d.nodes === 1 ? "" : "s"}`).join(" | ")} |`,
     `| --- | ${r.deploys.map(() => "---").join(" | ")} |`,
   ];
-  for (const step of r.deploys[0]?.steps.map((s) => s.step) ?? []) {
+  const stepNames = r.deploys[0]?.steps.map((s) => s.step) ?? [];
+  for (const step of stepNames) {
     const cells = r.deploys.map((d) => {
       const s = d.steps.find((x) => x.step === step);
-      return s ? `${(s.ms / 1000).toFixed(1)} / ${Object.entries(s.verbs).map(([v, n]) => `${n} ${v}`).join(", ") || "-"} / ${s.peakRssMiB}` : "n/a";
+      return s ? `${seconds(s.ms)} (${(s.ms / ts.noopUpMs).toFixed(1)}×): ${Object.entries(s.ops).map(([op, n]) => `${n} ${op}`).join(", ")}` : "n/a";
     });
     lines.push(`| ${step} | ${cells.join(" | ")} |`);
   }
-  lines.push("", "Peak MiB: the resident memory of the runner's processes (tsx and the program's Node.js process, as the language host would run it), sampled every 100 ms.", "");
+  lines.push("", "## Peak resident memory (MiB: CLI / language host with the program / providers)", "", `| step | ${r.deploys.map((d) => `${d.nodes} node${d.nodes === 1 ? "" : "s"}`).join(" | ")} |`, `| --- | ${r.deploys.map(() => "---").join(" | ")} |`);
+  for (const step of stepNames) {
+    const cells = r.deploys.map((d) => {
+      const s = d.steps.find((x) => x.step === step);
+      return s ? PARTS.map((p) => s.peakMiB[p]).join(" / ") : "n/a";
+    });
+    lines.push(`| ${step} | ${cells.join(" | ")} |`);
+  }
+  lines.push("", "Memory is sampled every 100 ms from /proc over the processes the CLI starts: `pulumi`; `pulumi-language-nodejs` with the program's `node`; `pulumi-resource-docker` and `pulumi-resource-command` together.", "");
   return lines.join("\n");
 }
 
@@ -169,9 +248,10 @@ async function main(): Promise<void> {
   for (const image of [NODE_IMAGE, NGINX_IMAGE]) {
     if (spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) throw new Error(`missing image ${image}: run \`npm run images -- node nginx\``);
   }
-  const floor = engineFloor();
-  log(`real engine floor: ${JSON.stringify(floor)}`);
-  const appDir = stageFixtureApp("node-app", { withWs: true });
+  const missing = currentToolchain().missing;
+  if (missing.length > 0) throw new Error(`the toolchain lacks ${missing.map((p) => p.binary).join(", ")}: run \`npm run toolchain\``);
+  const floor = await engineFloor();
+  const appDir = stageApp("test/e2e/fixtures/node-app", { withWs: true });
   const deploys: Deploy[] = [];
   try {
     for (const [i, nodes] of counts.entries()) deploys.push(await deploy(nodes, appDir, 24_080 + i));
@@ -182,7 +262,9 @@ async function main(): Promise<void> {
   const name = arg("--name") ?? "deploy";
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`--name ${name}: letters, digits, - and _ only`);
   fs.writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify(out, null, 2)}\n`);
-  fs.writeFileSync(path.join(RESULTS, `${name}.md`), renderMarkdown(out));
+  const markdown = renderMarkdown(out);
+  fs.writeFileSync(path.join(RESULTS, `${name}.md`), markdown);
+  process.stdout.write(markdown);
   log(`wrote bench/results/${name}.{md,json}`);
 }
 

@@ -27,7 +27,7 @@ export class AppImage extends pulumi.ComponentResource {
     // The component was called AppDeployment: the alias keeps existing stacks' image (a child, whose URN
     // follows its parent's) from being deleted and built again.
     super("wsenv:index:AppImage", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "wsenv:index:AppDeployment" }] });
-    const image = new docker.Image(
+    const build = new docker.Image(
       `${name}-image`,
       {
         imageName: args.imageName,
@@ -37,7 +37,11 @@ export class AppImage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.imageName = image.imageName;
+    // The provider never deletes an image it built. This resource owns the built tag instead (it is found
+    // locally, never pulled): `destroy` removes it, and so does a new app version once the nodes that ran
+    // the old one are gone (they depend on it, so the engine deletes them first).
+    const local = new docker.RemoteImage(`${name}-local`, { name: build.imageName, keepLocally: false }, { parent: this });
+    this.imageName = local.name;
     this.registerOutputs({ imageName: this.imageName });
   }
 }

@@ -46,6 +46,9 @@ export class AppServerNode extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.networkName, aliases: pulumi.all([args.nodeName, args.aliases]).apply(([n, a]) => [n, ...a]) }],
         restart: args.restart,
         memory: args.memoryMb,
+        // No swap. Unset, Docker allows as much swap as memory and reports that back, which the provider
+        // takes for a change on every refresh (a replacement); set equal, a memory change updates both.
+        memorySwap: args.memoryMb,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
         ...(args.readOnlyTmpfs ? { readOnly: true, tmpfs: args.readOnlyTmpfs } : {}),

@@ -72,6 +72,9 @@ export class BalancerNode extends pulumi.ComponentResource {
         ulimits: [{ name: "nofile", soft: args.openFilesLimit, hard: args.openFilesLimit }],
         cpuShares: args.cpuShares,
         memory: args.memoryMb,
+        // No swap. Unset, Docker allows as much swap as memory and reports that back, which the provider
+        // takes for a change on every refresh (a replacement); set equal, a memory change updates both.
+        memorySwap: args.memoryMb,
         capabilities: { drops: ["ALL"], adds: args.capabilities },
         securityOpts: ["no-new-privileges:true"],
         // nginx's graceful shutdown when the container is stopped (by hand, or by the daemon shutting down);

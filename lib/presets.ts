@@ -28,7 +28,9 @@ export interface StackPreset {
   postCopySteps: string[];
   /**
    * Linux capabilities the node keeps after dropping all (least privilege that still works: the servers
-   * start as root to bind and then switch to an unprivileged user).
+   * start as root to bind and then switch to an unprivileged user). Spelled as Docker reports them back
+   * (`CAP_` prefix): the provider compares what it reads on every refresh, and `KILL` read back as
+   * `CAP_KILL` is a difference that replaces the container.
    */
   capabilities: string[];
   /**
@@ -60,7 +62,7 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
     extensions: { install: "docker-php-ext-install", defaults: ["sockets", "pcntl", "posix"] },
     postCopySteps: [],
     // Apache's parent switches its children to www-data (SETUID/SETGID) and signals them (KILL).
-    capabilities: ["SETUID", "SETGID", "KILL", "NET_BIND_SERVICE"],
+    capabilities: ["CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
     runAs: null,
     // The same user as Apache's children; the switch uses the SETUID/SETGID the node keeps for Apache.
     wsCommandUser: "www-data",
@@ -127,5 +129,8 @@ export const NGINX_IMAGE_LAYOUT = {
 } as const;
 export type NginxLayout = { [K in keyof typeof NGINX_IMAGE_LAYOUT]: (typeof NGINX_IMAGE_LAYOUT)[K] extends number ? number : string };
 
-/** Capabilities the nginx master needs: bind, create its cache dirs, switch its workers to `nginx`. */
-export const BALANCER_CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE"];
+/**
+ * Capabilities the nginx master needs: bind, create its cache dirs, switch its workers to `nginx`. Spelled
+ * as Docker reports them (see StackPreset.capabilities).
+ */
+export const BALANCER_CAPABILITIES = ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID", "CAP_NET_BIND_SERVICE"];

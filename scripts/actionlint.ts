@@ -4,7 +4,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { toolchainRoot } from "./toolchain";
+import { toolchainRoot } from "./toolchainPlan";
 
 export const ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint";
 export const ACTIONLINT_VERSION = "v1.7.12";

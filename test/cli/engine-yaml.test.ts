@@ -1,23 +1,26 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { currentToolchainDir, readManifest, scratchProjectEnv, yamlHostEntry } from "../../scripts/toolchain";
+import { currentToolchain, toolchainEnv } from "../../scripts/toolchainPlan";
 import { requireOrSkip, tempDir } from "../support/nginxBinary";
 
 /**
- * The real Pulumi engine, as far as this machine can run it: the toolchain's CLI and its YAML language
- * host (the Node.js host and the providers cannot be built here) on a provider-free YAML program, with a
- * file backend. It shows the engine's own floor: what any `up` costs before a program or provider runs.
+ * The toolchain's CLI and its YAML language host on a provider-free YAML program, with a file backend:
+ * what any `up` costs before a program or provider runs (the engine's own floor), and secrets kept.
  */
-const { dir } = currentToolchainDir();
-const built = readManifest(dir)?.built ?? [];
-const ready = built.includes("pulumi") && built.includes(yamlHostEntry);
+const { dir, missing } = currentToolchain();
+const ready = !missing.some((part) => ["pulumi", "pulumi-language-yaml"].includes(part.binary));
 const run = requireOrSkip("the Pulumi CLI and YAML language host from `npm run toolchain`", ready) ? describe : describe.skip;
 
 run("the real Pulumi engine on a YAML program", () => {
   jest.setTimeout(120_000);
   const project = tempDir("wsenv-engine-");
-  const env = scratchProjectEnv(dir, project, "wsenv-test");
+  const env = {
+    ...toolchainEnv(dir),
+    PULUMI_HOME: path.join(project, ".pulumi-home"),
+    PULUMI_BACKEND_URL: `file://${path.join(project, ".state")}`,
+    PULUMI_CONFIG_PASSPHRASE: "wsenv-test",
+  };
   const pulumi = (...args: string[]) => execFileSync(path.join(dir, "bin", "pulumi"), [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const timed = (...args: string[]) => {
     const started = Date.now();

@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, removeStackFile, runner, stageFixtureApp, writeStack } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, stageApp } from "../support/e2e";
+import { EngineStack, deployStack } from "../support/engine";
 
 // A connection burst against a rough app (fixtures/burst-app: one thread, an accept backlog of 8, a
 // blocking handshake) through the balancer: the kernel drops SYNs and resends them after 1 s, which the
@@ -15,23 +16,20 @@ describeWithEngine("a connection burst against a tiny-backlog, single-threaded s
   jest.setTimeout(240_000);
   let port: number;
   let app: string;
+  let stack: EngineStack;
 
   beforeAll(async () => {
     port = await freePort();
-    app = stageFixtureApp("burst-app");
-    await runner("down", STACK);
-    writeStack(STACK, {
+    app = stageApp("test/e2e/fixtures/burst-app");
+    ({ stack } = await deployStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
       "wsenv:app": { stack: "node", image: LOCAL_IMAGES.node, nodes: 2, source: path.relative(PROJECT_DIR, app) },
-    });
-    const up = await runner("up", STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
+    }));
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
-    fs.rmSync(app, { recursive: true, force: true });
+    await stack?.remove();
+    if (app) fs.rmSync(app, { recursive: true, force: true });
   });
 
   test(`${CLIENTS} clients at once: every one is connected and welcomed`, async () => {

@@ -1,24 +1,29 @@
 import * as fs from "fs";
 import * as path from "path";
 import { chromium } from "playwright-core";
-import { ChatClient, PROJECT_DIR, RunnerResult, containerProcesses, describeWithEngine, httpGet, leftovers, runner } from "../support/e2e";
+import { parse as parseYaml } from "yaml";
+import { ChatClient, PROJECT_DIR, containerProcesses, describeWithEngine, httpGet, leftovers } from "../support/e2e";
+import { EngineStack, Run, changes } from "../support/engine";
 
-// The reference scenario on the real engine: the e2e stack (Pulumi.e2e.yaml) up, the chat page through
-// the balancer, sockets through /ws/, two browser tabs, idle sockets past nginx's 60 s default, teardown.
-const STACK = "e2e";
+// The reference scenario on the real engine: the shipped e2e stack's config (Pulumi.e2e.yaml) up, the chat
+// page through the balancer, sockets through /ws/, two browser tabs, idle sockets past nginx's 60 s
+// default, teardown. The shipped file stays untouched: the stack is a copy of it under another name.
+const STACK = "e2e-chat";
 const OUTPUT_DIR = path.join(PROJECT_DIR, "test-output");
+const PREFIX = `wsenv-${STACK}-`;
 
 describeWithEngine("the chat on the real engine", () => {
   jest.setTimeout(240_000);
-  let first: RunnerResult;
+  let stack: EngineStack;
+  let first: Run;
   let outputs: { url: string; wsUrl: string; nodes: { name: string; address: string }[]; balancer: { containerName: string; port: number } };
   const idle: ChatClient[] = [];
   let idleSince = 0;
 
   beforeAll(async () => {
-    await runner("down", STACK); // a previous run that died must not leave state behind
-    first = await runner("up", STACK);
-    if (first.code !== 0) throw new Error(`e2e:up failed:\n${first.stdout}\n${first.stderr}`);
+    stack = await EngineStack.open(STACK);
+    await stack.configure((parseYaml(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.e2e.yaml"), "utf8")) as { config: Record<string, unknown> }).config);
+    first = EngineStack.ok(await stack.up());
     outputs = first.outputs as typeof outputs;
     // Sockets that will send nothing until the last test, more than 90 s from now.
     for (let i = 0; i < 4; i++) idle.push(await ChatClient.open(outputs.wsUrl));
@@ -27,11 +32,11 @@ describeWithEngine("the chat on the real engine", () => {
 
   afterAll(async () => {
     idle.forEach((c) => c.close());
-    await runner("down", STACK);
+    await stack?.remove();
   });
 
   test("up creates the network, the image, two nodes, the balancer and its config", () => {
-    const created = first.lines.filter((l) => l.startsWith("create ")).map((l) => l.split(" ")[1]).sort();
+    const created = first.steps.filter((s) => s.op === "create" && !s.type.startsWith("wsenv:") && !s.type.startsWith("pulumi:")).map((s) => s.type).sort();
     expect(created).toEqual(
       [
         "command:local:Command",
@@ -41,9 +46,10 @@ describeWithEngine("the chat on the real engine", () => {
         "docker:index/image:Image",
         "docker:index/network:Network",
         "docker:index/remoteImage:RemoteImage",
+        "docker:index/remoteImage:RemoteImage",
       ].sort(),
     );
-    expect(outputs).toMatchObject({ url: "http://localhost:18080/", wsUrl: "ws://localhost:18080/ws/", balancer: { containerName: "wsenv-e2e-balancer", port: 18080 } });
+    expect(outputs).toMatchObject({ url: "http://localhost:18080/", wsUrl: "ws://localhost:18080/ws/", balancer: { containerName: `${PREFIX}balancer`, port: 18080 } });
     expect(outputs.nodes).toHaveLength(2);
   });
 
@@ -102,10 +108,10 @@ describeWithEngine("the chat on the real engine", () => {
     }
   });
 
-  test("running up again changes nothing", async () => {
-    const again = await runner("up", STACK);
-    expect(again.code).toBe(0);
-    expect(again.lines.filter((l) => !l.startsWith("same "))).toEqual([]);
+  test("a preview then shows no change, and running up again changes nothing", async () => {
+    expect(EngineStack.ok(await stack.preview({ expectNoChanges: true })).ok).toBe(true);
+    const again = EngineStack.ok(await stack.up());
+    expect(changes(again)).toEqual([]);
     expect(again.outputs).toEqual(first.outputs);
   });
 
@@ -117,11 +123,9 @@ describeWithEngine("the chat on the real engine", () => {
     await idle[3].waitFor((m) => m.type === "message" && m.text === "still here");
   });
 
-  test("down leaves no container or network of the stack behind", async () => {
+  test("destroy leaves no container, network or image of the stack behind", async () => {
     idle.forEach((c) => c.close());
-    const result = await runner("down", STACK);
-    expect(result.code).toBe(0);
-    // Exact prefixes: other e2e stacks (wsenv-e2e-nodes-…) may be running beside this one.
-    expect(["wsenv-e2e-app-", "wsenv-e2e-balancer", "wsenv-e2e-net"].flatMap(leftovers)).toEqual([]);
+    EngineStack.ok(await stack.destroy());
+    expect(leftovers(PREFIX)).toEqual([]);
   });
 });

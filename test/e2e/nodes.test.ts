@@ -1,4 +1,5 @@
-import { ChatClient, LOCAL_IMAGES, describeWithEngine, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
+import { EngineStack, changes, deployStack } from "../support/engine";
 
 // app.nodes: 3 on the real engine: without stickiness every node gets traffic; with it, a client's
 // requests and reconnects stay on one node. Checked from the app's own answers (X-Wsenv-Node, welcome).
@@ -7,6 +8,7 @@ const STACK = "e2e-nodes";
 describeWithEngine("three app nodes behind the balancer", () => {
   jest.setTimeout(240_000);
   let port: number;
+  let stack: EngineStack;
   const config = (sticky: boolean) => ({
     "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192, sticky },
     "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 3, wsCommand: "php server.php", source: "./apps/chat-php", env: { CHAT_PING_INTERVAL: "600" } },
@@ -14,15 +16,11 @@ describeWithEngine("three app nodes behind the balancer", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    await runner("down", STACK);
-    writeStack(STACK, config(false));
-    const up = await runner("up", STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
+    ({ stack } = await deployStack(STACK, config(false)));
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
+    await stack?.remove();
   });
 
   test("without sticky, HTTP requests and sockets reach all three nodes", async () => {
@@ -39,10 +37,8 @@ describeWithEngine("three app nodes behind the balancer", () => {
   });
 
   test("switching sticky on is a balancer reload: no container changes", async () => {
-    writeStack(STACK, config(true));
-    const up = await runner("up", STACK);
-    expect(up.code).toBe(0);
-    expect(up.lines.filter((l) => !l.startsWith("same ")).map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(["update command:local:Command"]);
+    await stack.configure(config(true));
+    expect(changes(EngineStack.ok(await stack.up()))).toEqual(["update command:local:Command wsenv-balancer-config"]);
   });
 
   test("with sticky, a client's requests and reconnects stay on one node", async () => {
@@ -63,8 +59,8 @@ describeWithEngine("three app nodes behind the balancer", () => {
     expect(spread.size).toBeGreaterThan(1);
   });
 
-  test("down leaves nothing of the stack", async () => {
-    expect((await runner("down", STACK)).code).toBe(0);
+  test("destroy leaves nothing of the stack", async () => {
+    EngineStack.ok(await stack.destroy());
     expect(leftovers("wsenv-e2e-nodes-")).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, leftovers, runner } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, leftovers } from "../support/e2e";
+import { EngineStack, changes } from "../support/engine";
 
 /**
  * The library as a user gets it: `npm pack` of this repository, installed into a new Pulumi project in a
@@ -43,6 +44,7 @@ function sh(command: string, args: string[], cwd: string): string {
 describeWithEngine("the packed library in a new program", () => {
   jest.setTimeout(600_000);
   let project: string;
+  let stack: EngineStack;
 
   beforeAll(async () => {
     project = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-consumer-"));
@@ -50,23 +52,23 @@ describeWithEngine("the packed library in a new program", () => {
     const tarball = sh("npm", ["pack", "--silent", "--pack-destination", project], PROJECT_DIR).trim().split("\n").pop()!;
     fs.writeFileSync(
       path.join(project, "package.json"),
-      JSON.stringify({ name: "wsenv-consumer", private: true, dependencies: { wsenv: `file:./${tarball}`, "@pulumi/pulumi": PACKAGE_JSON.devDependencies["@pulumi/pulumi"] } }, null, 2),
+      JSON.stringify({ name: "wsenv-consumer", private: true, dependencies: { wsenv: `file:./${tarball}`, "@pulumi/pulumi": PACKAGE_JSON.devDependencies["@pulumi/pulumi"], typescript: PACKAGE_JSON.devDependencies.typescript } }, null, 2),
     );
     fs.writeFileSync(path.join(project, "Pulumi.yaml"), stringify({ name: "consumer", runtime: { name: "nodejs", options: { typescript: true } } }));
     const [chatPort, adminPort] = [await freePort(), await freePort()];
-    fs.writeFileSync(
-      path.join(project, `Pulumi.${STACK}.yaml`),
-      stringify({ config: { "consumer:ports": { chat: chatPort, admin: adminPort }, "consumer:images": { nginx: LOCAL_IMAGES.nginx, php: LOCAL_IMAGES.php }, "consumer:dbPassword": "pw-not-in-names" } }),
-    );
     fs.writeFileSync(path.join(project, "index.ts"), PROGRAM);
     fs.cpSync(path.join(PROJECT_DIR, "apps", "chat-php"), path.join(project, "chat"), { recursive: true });
     sh("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], project);
+    stack = await EngineStack.open(STACK, { projectDir: project });
+    await stack.configure(
+      { "consumer:ports": { chat: chatPort, admin: adminPort }, "consumer:images": { nginx: LOCAL_IMAGES.nginx, php: LOCAL_IMAGES.php } },
+      { "consumer:dbPassword": "pw-not-in-names" },
+    );
   });
 
   afterAll(async () => {
-    if (!project) return;
-    await runner("down", STACK, 240_000, {}, project);
-    fs.rmSync(project, { recursive: true, force: true });
+    await stack?.remove();
+    if (project) fs.rmSync(project, { recursive: true, force: true });
   });
 
   test("the tarball holds the built library with its types, and no program, tests or sources", () => {
@@ -77,9 +79,7 @@ describeWithEngine("the packed library in a new program", () => {
   });
 
   test("deploys both environments side by side; both answer, chat over WebSockets too; a second up changes nothing", async () => {
-    const first = await runner("up", STACK, 480_000, {}, project);
-    expect(first.stderr).not.toMatch(/^error:/m);
-    expect(first.code).toBe(0);
+    const first = EngineStack.ok(await stack.up());
     const outputs = first.outputs as { chatUrl: string; chatWsUrl: string; adminUrl: string; chatNodes: { name: string }[] };
     expect(outputs.chatNodes.map((n) => n.name)).toEqual([expect.stringMatching(/^chat-e2e-package-app-[0-9a-f]{8}-0$/), expect.stringMatching(/-1$/)]);
     for (const url of [outputs.chatUrl, outputs.adminUrl]) {
@@ -92,15 +92,14 @@ describeWithEngine("the packed library in a new program", () => {
     expect(leftovers("admin-e2e-package-").length).toBeGreaterThan(0);
     expect(JSON.stringify(outputs)).not.toContain("pw-not-in-names");
 
-    const second = await runner("up", STACK, 240_000, {}, project);
-    expect(second.code).toBe(0);
-    expect(second.lines.filter((l) => !l.startsWith("same "))).toEqual([]);
+    EngineStack.ok(await stack.preview({ expectNoChanges: true }));
+    const second = EngineStack.ok(await stack.up());
+    expect(changes(second)).toEqual([]);
     expect(second.outputs).toEqual(first.outputs);
   });
 
-  test("down removes every container and network of both", async () => {
-    const down = await runner("down", STACK, 240_000, {}, project);
-    expect(down.code).toBe(0);
+  test("destroy removes every container, network and image of both", async () => {
+    EngineStack.ok(await stack.destroy());
     expect([...leftovers("chat-e2e-package-"), ...leftovers("admin-e2e-package-")]).toEqual([]);
   });
 });

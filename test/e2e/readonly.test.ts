@@ -1,5 +1,6 @@
 import { spawnSync } from "child_process";
-import { ChatClient, LOCAL_IMAGES, containerProcesses, describeWithEngine, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, containerProcesses, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
+import { EngineStack, deployStack } from "../support/engine";
 
 // app.readOnly: the reference chat (Apache+PHP and its socket server) on nodes whose root filesystem is
 // read-only, the stack's run-time paths as tmpfs.
@@ -9,22 +10,20 @@ describeWithEngine("nodes with a read-only root filesystem", () => {
   jest.setTimeout(240_000);
   let port: number;
   let nodes: { name: string }[];
+  let stack: EngineStack;
 
   beforeAll(async () => {
     port = await freePort();
-    await runner("down", STACK);
-    writeStack(STACK, {
+    const deployed = await deployStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
       "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 2, wsCommand: "php server.php", source: "./apps/chat-php", readOnly: true },
     });
-    const up = await runner("up", STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
-    nodes = up.outputs.nodes as { name: string }[];
+    stack = deployed.stack;
+    nodes = deployed.first.outputs.nodes as { name: string }[];
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
+    await stack?.remove();
   });
 
   test("each node's root is read-only; only the stack's run-time paths are writable, as tmpfs", () => {
@@ -49,8 +48,9 @@ describeWithEngine("nodes with a read-only root filesystem", () => {
     expect(server?.uid).toBe(33);
   });
 
-  test("down leaves nothing", async () => {
-    expect((await runner("down", STACK)).code).toBe(0);
+  test("a preview then expects no change (tmpfs and read-only as Docker reports them), and destroy leaves nothing", async () => {
+    EngineStack.ok(await stack.preview({ expectNoChanges: true }));
+    EngineStack.ok(await stack.destroy());
     expect(leftovers(`wsenv-${STACK}-`)).toEqual([]);
   });
 });

@@ -5,7 +5,8 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
-import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
+import { EngineStack, changes } from "../support/engine";
 
 // The chat app deployed from each kind of source, into ROOT and into a named context, on the real engine.
 const STACK = "e2e-sources";
@@ -17,15 +18,14 @@ describeWithEngine("deploy sources", () => {
   let server: http.Server;
   let archiveUrl: string;
   let repoUrl: string;
+  let stack: EngineStack;
 
   const deploy = async (app: Record<string, unknown>) => {
-    writeStack(STACK, {
+    await stack.configure({
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
       "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 1, wsCommand: "php server.php", ...app },
     });
-    const up = await runner("up", STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
-    return up;
+    return EngineStack.ok(await stack.up());
   };
 
   const chatWorks = async (pagePath: string) => {
@@ -62,12 +62,11 @@ describeWithEngine("deploy sources", () => {
     git("commit", "-qm", "chat");
     execFileSync("git", ["clone", "-q", "--bare", work, path.join(scratch, "chat.git")]);
     repoUrl = `file://${path.join(scratch, "chat.git")}`;
-    await runner("down", STACK);
+    stack = await EngineStack.open(STACK);
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
+    await stack?.remove();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fs.rmSync(scratch, { recursive: true, force: true });
   });
@@ -82,7 +81,7 @@ describeWithEngine("deploy sources", () => {
     const up = await deploy({ source: archiveUrl, allowPrivateNetwork: true });
     expect(up.outputs.deployed).toBe(archiveUrl);
     // Same bytes as the folder: same content hash, nothing to rebuild or replace.
-    expect(up.lines.filter((l) => l.includes("docker:index/container:Container") && !l.startsWith("same "))).toEqual([]);
+    expect(changes(up).filter((c) => c.includes("docker:index/container:Container"))).toEqual([]);
     await chatWorks("/");
   });
 
@@ -94,8 +93,8 @@ describeWithEngine("deploy sources", () => {
     expect((await httpGet(`http://127.0.0.1:${port}/`)).status).not.toBe(200);
   });
 
-  test("down leaves nothing of the stack", async () => {
-    expect((await runner("down", STACK)).code).toBe(0);
+  test("destroy leaves nothing of the stack", async () => {
+    EngineStack.ok(await stack.destroy());
     expect(leftovers("wsenv-e2e-sources-")).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import WebSocket from "ws";
-import { LOCAL_IMAGES, TOMCAT_IMAGE, containerProcesses, describeWithEngine, describeWithEngineAndImage, freePort, httpGet, leftovers, removeStackFile, runner, stageFixtureApp, writeStack } from "../support/e2e";
+import { LOCAL_IMAGES, containerProcesses, describeWithEngine, freePort, httpGet, leftovers, stageApp } from "../support/e2e";
+import { EngineStack, Run, deployStack } from "../support/engine";
 
 // The node and tomcat presets on the real engine, each through the balancer: the app in its preset's
 // directory, started by the preset's command, HTTP and WebSockets on the same port. (apache-php is what
@@ -23,27 +24,25 @@ describeWithEngine("the node stack", () => {
   jest.setTimeout(180_000);
   let port: number;
   let app: string;
+  let stack: EngineStack;
+  let up: Run;
 
   beforeAll(async () => {
     port = await freePort();
-    app = stageFixtureApp("node-app", { withWs: true });
-    await runner("down", STACK);
-    writeStack(STACK, {
+    app = stageApp("test/e2e/fixtures/node-app", { withWs: true });
+    ({ stack, first: up } = await deployStack(STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
       // Read-only: the node stack runs with only its run-time paths writable (see readonly.test.ts for Apache+PHP).
       "wsenv:app": { stack: "node", image: LOCAL_IMAGES.node, nodes: 2, source: app, context: "api", readOnly: true },
-    });
+    }));
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
-    fs.rmSync(app, { recursive: true, force: true });
+    await stack?.remove();
+    if (app) fs.rmSync(app, { recursive: true, force: true });
   });
 
   test("deploys, serves HTTP from /app through the balancer, and proxies WebSockets to the same port", async () => {
-    const up = await runner("up", STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
     expect(up.outputs.url).toBe(`http://localhost:${port}/api/`);
     const page = await httpGet(`http://127.0.0.1:${port}/api/`);
     expect(page.status).toBe(200);
@@ -58,33 +57,32 @@ describeWithEngine("the node stack", () => {
     expect(spawnSync("docker", ["inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", String(page.headers["x-wsenv-node"])], { encoding: "utf8" }).stdout.trim()).toBe("true");
   });
 
-  test("down leaves nothing of the stack", async () => {
-    expect((await runner("down", STACK)).code).toBe(0);
+  test("a preview expects no change, and destroy leaves nothing of the stack", async () => {
+    EngineStack.ok(await stack.preview({ expectNoChanges: true }));
+    EngineStack.ok(await stack.destroy());
     expect(leftovers(`wsenv-${STACK}-`)).toEqual([]);
   });
 });
 
-describeWithEngineAndImage("the tomcat stack", TOMCAT_IMAGE, () => {
+describeWithEngine("the tomcat stack", () => {
   jest.setTimeout(240_000);
   let port: number;
+  let stack: EngineStack;
+  let up: Run;
 
   beforeAll(async () => {
     port = await freePort();
-    await runner("down", TOMCAT_STACK);
-    writeStack(TOMCAT_STACK, {
+    ({ stack, first: up } = await deployStack(TOMCAT_STACK, {
       "wsenv:balancer": { port, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192 },
-      "wsenv:app": { stack: "tomcat", image: TOMCAT_IMAGE, nodes: 2, source: path.join(__dirname, "fixtures/tomcat-app") },
-    });
+      "wsenv:app": { stack: "tomcat", image: LOCAL_IMAGES.tomcat, nodes: 2, source: path.join(__dirname, "fixtures/tomcat-app") },
+    }));
   });
 
   afterAll(async () => {
-    await runner("down", TOMCAT_STACK);
-    removeStackFile(TOMCAT_STACK);
+    await stack?.remove();
   });
 
   test("deploys into webapps/ROOT, runs catalina.sh, serves a JSP and a WebSocket endpoint through the balancer", async () => {
-    const up = await runner("up", TOMCAT_STACK);
-    if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}\n${up.stderr}`);
     expect(up.outputs.url).toBe(`http://localhost:${port}/`);
     const page = await httpGet(`http://127.0.0.1:${port}/`);
     expect(page.status).toBe(200);
@@ -98,8 +96,8 @@ describeWithEngineAndImage("the tomcat stack", TOMCAT_IMAGE, () => {
     expect(processes.filter((p) => p.uid !== 10001)).toEqual([]);
   });
 
-  test("down leaves nothing of the stack", async () => {
-    expect((await runner("down", TOMCAT_STACK)).code).toBe(0);
+  test("destroy leaves nothing of the stack", async () => {
+    EngineStack.ok(await stack.destroy());
     expect(leftovers(`wsenv-${TOMCAT_STACK}-`)).toEqual([]);
   });
 });

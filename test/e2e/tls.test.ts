@@ -3,7 +3,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { chromium } from "playwright-core";
-import { LOCAL_IMAGES, PROJECT_DIR, RunnerResult, describeWithEngine, eventually, freePort, httpGet, httpsGet, leftovers, removeStackFile, runner, writeStack } from "../support/e2e";
+import { LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, httpsGet, leftovers } from "../support/e2e";
+import { EngineStack, Run, changes } from "../support/engine";
 import { LiveTraffic } from "../support/load";
 
 // HTTPS and wss:// on the balancer with the test CA's certificates (test/fixtures/tls): the chat in a
@@ -22,30 +23,31 @@ describeWithEngine("TLS on the balancer", () => {
   let httpsPort: number;
   let tls: Record<string, unknown>;
   let key: string;
-  let first: RunnerResult;
+  let first: Run;
+  let stack: EngineStack;
 
+  // The key is set as a secret (`pulumi config set --secret`): ciphertext in the stack file.
   const write = () =>
-    writeStack(STACK, {
-      "wsenv:balancer": { port: httpPort, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192, tls: { port: httpsPort, ...tls } },
-      "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 2, wsCommand: "php server.php", source: "./apps/chat-php", env: { CHAT_PING_INTERVAL: "600" } },
-      // The runner passes wsenv:tlsKey as a secret, as the CLI does with the encrypted value.
-      "wsenv:tlsKey": key,
-    });
+    stack.configure(
+      {
+        "wsenv:balancer": { port: httpPort, listenAddress: "127.0.0.1", image: LOCAL_IMAGES.nginx, workerConnections: 8192, tls: { port: httpsPort, ...tls } },
+        "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, nodes: 2, wsCommand: "php server.php", source: "./apps/chat-php", env: { CHAT_PING_INTERVAL: "600" } },
+      },
+      { "wsenv:tlsKey": key },
+    );
   const httpsUrl = () => `https://127.0.0.1:${httpsPort}/`;
 
   beforeAll(async () => {
     [httpPort, httpsPort] = [await freePort(), await freePort()];
     tls = { certificate: pem("a.crt") };
     key = pem("a.key");
-    await runner("down", STACK);
-    write();
-    first = await runner("up", STACK);
-    if (first.code !== 0) throw new Error(`up failed:\n${first.stdout}\n${first.stderr}`);
+    stack = await EngineStack.open(STACK);
+    await write();
+    first = EngineStack.ok(await stack.up());
   });
 
   afterAll(async () => {
-    await runner("down", STACK);
-    removeStackFile(STACK);
+    await stack?.remove();
   });
 
   test("the outputs give the https and wss URLs and the certificate's expiry", () => {
@@ -65,11 +67,17 @@ describeWithEngine("TLS on the balancer", () => {
     expect(plain.headers.location).toBe(`https://127.0.0.1:${httpsPort}/some/page?x=1`);
   });
 
-  test("the key is in no container input, environment or log, and only root can read it in the balancer", () => {
+  test("a preview then expects no change", async () => {
+    EngineStack.ok(await stack.preview({ expectNoChanges: true }));
+  });
+
+  test("the key is in no container input, environment, log, stack file or state in plain text, and only root can read it in the balancer", async () => {
     const keyLine = key.split("\n")[1];
     const inspect = spawnSync("docker", ["inspect", `wsenv-${STACK}-balancer`], { encoding: "utf8" }).stdout;
     expect(inspect).not.toContain(keyLine);
-    expect(first.stdout + first.stderr).not.toContain(keyLine);
+    expect(first.messages).not.toContain(keyLine);
+    expect(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${STACK}.yaml`), "utf8")).not.toContain(keyLine);
+    expect(JSON.stringify(await stack.exportState())).not.toContain(keyLine);
     const listing = spawnSync("docker", ["exec", `wsenv-${STACK}-balancer`, "sh", "-c", "stat -c '%a %U %n' /etc/nginx/wsenv-tls /etc/nginx/wsenv-tls/*.key"], { encoding: "utf8" }).stdout.trim().split("\n");
     expect(listing).toEqual([expect.stringMatching(/^700 root /), expect.stringMatching(/^600 root .*\.key$/)]);
   });
@@ -101,12 +109,11 @@ describeWithEngine("TLS on the balancer", () => {
     await traffic.start(SOCKETS);
     tls = { certificate: pem("b.crt") };
     key = pem("b.key");
-    write();
-    const up = await runner("up", STACK);
+    await write();
+    const up = await stack.up();
     await new Promise((r) => setTimeout(r, 1500));
     const report = await traffic.stop();
-    expect(up.code).toBe(0);
-    expect(up.lines.filter((l) => !l.startsWith("same ")).map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual([
+    expect(changes(EngineStack.ok(up))).toEqual([
       "update command:local:Command wsenv-balancer-tls",
       "update command:local:Command wsenv-balancer-config",
     ]);
@@ -117,16 +124,17 @@ describeWithEngine("TLS on the balancer", () => {
   test("a key of another certificate fails the up before anything changes; the serving certificate stays", async () => {
     tls = { certificate: pem("a.crt") };
     key = pem("b.key");
-    write();
-    const up = await runner("up", STACK);
-    expect(up.code).not.toBe(0);
-    expect(up.stderr).toContain("wsenv:tlsKey: is not the key of wsenv:balancer.tls.certificate");
-    expect(up.stderr).not.toContain(pem("b.key").split("\n")[1]);
+    await write();
+    const up = await stack.up();
+    expect(up.ok).toBe(false);
+    expect(changes(up)).toEqual([]);
+    expect(up.messages).toContain("wsenv:tlsKey: is not the key of wsenv:balancer.tls.certificate");
+    expect(up.messages).not.toContain(pem("b.key").split("\n")[1]);
     expect((await httpsGet(httpsUrl(), CA)).certificateFingerprint).toBe(fingerprint(pem("b.crt")));
   });
 
-  test("down leaves nothing of the stack", async () => {
-    expect((await runner("down", STACK)).code).toBe(0);
+  test("destroy leaves nothing of the stack", async () => {
+    EngineStack.ok(await stack.destroy());
     expect(leftovers(`wsenv-${STACK}-`)).toEqual([]);
   });
 });

@@ -1,13 +1,13 @@
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import WebSocket from "ws";
-import { stringify } from "yaml";
+import { currentToolchain } from "../../scripts/toolchainPlan";
 
-/** Helpers for the end-to-end suite: stacks applied to the real engine through the e2e runner. */
+/** Helpers for the end-to-end suite: what it needs on this machine, and clients for what it deploys. */
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 /** The local stand-ins the e2e stacks run on (test/images; `npm run images` builds them). */
@@ -15,48 +15,36 @@ export const LOCAL_IMAGES = {
   nginx: "wsenv-test/nginx:bookworm",
   php: "wsenv-test/php:apache-bookworm",
   node: "wsenv-test/node:bookworm",
+  tomcat: "wsenv-test/tomcat:bookworm",
 };
 
 export function engineAnswers(): boolean {
   return spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status === 0;
 }
 
-/**
- * `describe` when a Docker engine answers; otherwise a loud skip, or a failure on CI (CI=true), where
- * .ci/run must have started one. Missing local images fail with what to run.
- */
-export function describeWithEngine(name: string, body: () => void): void {
-  if (!engineAnswers()) {
-    if (process.env.CI === "true") {
-      describe(name, () => test("a Docker engine answers (CI must start one)", () => expect("no Docker engine answers `docker info`").toBe("")));
-      return;
-    }
-    console.warn(`\n*** SKIPPED e2e "${name}": no Docker engine answers \`docker info\`. Start one (see .ci/run) to run it. ***\n`);
-    describe.skip(name, body);
-    return;
-  }
-  const missing = Object.values(LOCAL_IMAGES).filter((image) => spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0);
-  if (missing.length > 0) {
-    describe(name, () => test("the local base images exist", () => expect(`missing ${missing.join(", ")}: run \`npm run images -- nginx php node\``).toBe("")));
-    return;
-  }
-  describe(name, body);
+/** Why the suite cannot run here (no engine, no images, no toolchain), or undefined when it can. */
+function missingForE2e(images: string[]): string | undefined {
+  if (!engineAnswers()) return "no Docker engine answers `docker info` (start one, see .ci/run)";
+  const missing = images.filter((image) => spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0);
+  if (missing.length > 0) return `missing images ${missing.join(", ")}: run \`npm run images -- nginx php node tomcat\``;
+  const toolchain = currentToolchain();
+  if (toolchain.missing.length > 0) return `the Pulumi toolchain lacks ${toolchain.missing.map((p) => p.binary).join(", ")}: run \`npm run toolchain\``;
+  return undefined;
 }
 
-/** The Tomcat stand-in: built by `npm run images` (all four), left out of CI's image builds for time. */
-export const TOMCAT_IMAGE = "wsenv-test/tomcat:bookworm";
-
 /**
- * Like {@link describeWithEngine}, for a suite that also needs an image CI does not build: without it the
- * suite is skipped, loudly, saying how to build it.
+ * `describe` when the real engine can run here: a Docker engine, the local base images and the Pulumi
+ * toolchain. Otherwise a loud skip, or a failure on CI (CI=true), where .ci/run must have provided them.
  */
-export function describeWithEngineAndImage(name: string, image: string, body: () => void): void {
-  if (engineAnswers() && spawnSync("docker", ["image", "inspect", image], { stdio: "ignore" }).status !== 0) {
-    console.warn(`\n*** SKIPPED e2e "${name}": no image ${image}. Build it with \`npm run images -- ${image.replace(/^.*\/(\w+):.*$/, "$1")}\` to run it. ***\n`);
-    describe.skip(name, body);
+export function describeWithEngine(name: string, body: () => void): void {
+  const missing = missingForE2e(Object.values(LOCAL_IMAGES));
+  if (!missing) return describe(name, body);
+  if (process.env.CI === "true") {
+    describe(name, () => test("the real engine can run (CI must provide it)", () => expect(missing).toBe("")));
     return;
   }
-  describeWithEngine(name, body);
+  console.warn(`\n*** SKIPPED e2e "${name}": ${missing}. ***\n`);
+  describe.skip(name, body);
 }
 
 export function freePort(): Promise<number> {
@@ -71,69 +59,17 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * A copy of an app of test/e2e/fixtures inside the project (in its ignored .wsenv/), as a folder source
- * must be; with `withWs`, the project's `ws` copied into its node_modules (containers here cannot install
- * from the registry). The caller removes it.
+ * A copy of an app folder of this repository (`apps/chat-php`, `test/e2e/fixtures/node-app`) inside the
+ * project's ignored .wsenv/, as a folder source must be, for a test that changes it or adds to it; with
+ * `withWs`, the project's `ws` copied into its node_modules (containers here cannot install from the
+ * registry). The caller removes it.
  */
-export function stageFixtureApp(fixture: string, opts: { withWs?: boolean } = {}): string {
+export function stageApp(folder: string, opts: { withWs?: boolean } = {}): string {
   fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
-  const app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", `${fixture}-`));
-  fs.cpSync(path.join(PROJECT_DIR, "test/e2e/fixtures", fixture), app, { recursive: true });
+  const app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", `${path.basename(folder)}-`));
+  fs.cpSync(path.join(PROJECT_DIR, folder), app, { recursive: true });
   if (opts.withWs) fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(app, "node_modules/ws"), { recursive: true });
   return app;
-}
-
-/** Writes `Pulumi.<stack>.yaml` (gitignored pattern `Pulumi.e2e-*.yaml`) for a test stack. */
-export function writeStack(stack: string, config: Record<string, unknown>): void {
-  fs.writeFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), stringify({ config }));
-}
-
-export function removeStackFile(stack: string): void {
-  fs.rmSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), { force: true });
-}
-
-export interface RunnerResult {
-  code: number;
-  /** `create|update|replace|delete|same TYPE NAME ...` lines. */
-  lines: string[];
-  outputs: Record<string, unknown>;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `tsx test/runner/cli.ts <verb> --stack <stack>`, as `npm run e2e:up|e2e:down` does, in this
- * project or in `projectDir` (another Pulumi project, such as one that installed the packed library).
- * `onStart` gets the process's pid (the bench samples its memory).
- */
-export function runner(
-  verb: "up" | "down",
-  stack: string,
-  timeoutMs = 240_000,
-  env: NodeJS.ProcessEnv = {},
-  projectDir = PROJECT_DIR,
-  onStart?: (pid: number) => void,
-): Promise<RunnerResult> {
-  return new Promise((resolve) => {
-    const child = spawn(path.join(PROJECT_DIR, "node_modules/.bin/tsx"), [path.join(PROJECT_DIR, "test/runner/cli.ts"), verb, "--stack", stack], {
-      cwd: projectDir,
-      env: { ...process.env, ...env },
-    });
-    if (child.pid && onStart) onStart(child.pid);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const all = stdout.trim().split("\n").filter(Boolean);
-      let outputs: Record<string, unknown> = {};
-      if (verb === "up" && code === 0) outputs = JSON.parse(all[all.length - 1]);
-      const lines = all.filter((l) => /^(create|update|replace|delete|same) /.test(l));
-      resolve({ code: code ?? -1, lines, outputs, stdout, stderr });
-    });
-  });
 }
 
 export interface HttpAnswer {
@@ -255,9 +191,11 @@ export function containerProcesses(container: string): { uid: number; args: stri
   });
 }
 
-/** Names of the stack's containers and networks still on the engine. */
+/** Names of the stack's containers, networks and images still on the engine. */
 export function leftovers(prefix: string): string[] {
-  const containers = spawnSync("docker", ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" }).stdout.split("\n");
-  const networks = spawnSync("docker", ["network", "ls", "--format", "{{.Name}}"], { encoding: "utf8" }).stdout.split("\n");
-  return [...containers, ...networks].filter((n) => n.startsWith(prefix));
+  const list = (...args: string[]) => spawnSync("docker", args, { encoding: "utf8" }).stdout.split("\n");
+  const containers = list("ps", "-a", "--format", "{{.Names}}");
+  const networks = list("network", "ls", "--format", "{{.Name}}");
+  const images = list("images", "--format", "{{.Repository}}:{{.Tag}}");
+  return [...containers, ...networks, ...images].filter((n) => n.startsWith(prefix));
 }

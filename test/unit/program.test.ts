@@ -33,6 +33,7 @@ describe("the program under mocks", () => {
         "docker:index/network:Network wsenv-network <- wsenv",
         "wsenv:index:AppImage wsenv-app <- wsenv",
         "docker:index/image:Image wsenv-app-image <- wsenv-app",
+        "docker:index/remoteImage:RemoteImage wsenv-app-local <- wsenv-app",
         `wsenv:index:AppServerNode wsenv-dev-app-${rev}-0 <- wsenv`,
         `wsenv:index:AppServerNode wsenv-dev-app-${rev}-1 <- wsenv`,
         `${CONTAINER} wsenv-dev-app-${rev}-0-container <- wsenv-dev-app-${rev}-0`,
@@ -55,6 +56,17 @@ describe("the program under mocks", () => {
       expect(node.inputs.networksAdvanced).toEqual([{ name: "wsenv-dev-net", aliases: [node.inputs.name, "wsenv-dev-app-peers"] }]);
       expect(node.inputs.hostname).toBe(node.inputs.name);
       expect(node.inputs).toMatchObject({ restart: "unless-stopped", memory: 512, capabilities: { drops: ["ALL"] } });
+    }
+  });
+
+  test("every container declares what Docker reports back (CAP_ names, swap equal to memory), so a refresh finds no difference", async () => {
+    const { registrations } = await runProgram(devConfig);
+    for (const container of byType(registrations, CONTAINER)) {
+      const caps = container.inputs.capabilities as { drops: string[]; adds: string[] };
+      expect(caps.drops).toEqual(["ALL"]);
+      expect(caps.adds.length).toBeGreaterThan(0);
+      expect(caps.adds.filter((cap) => !/^CAP_[A-Z_]+$/.test(cap))).toEqual([]);
+      expect(container.inputs.memorySwap).toBe(container.inputs.memory);
     }
   });
 

@@ -1,0 +1,185 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CommandError, EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { parse as parseYaml, stringify } from "yaml";
+import { currentToolchain, toolchainEnv } from "../../scripts/toolchainPlan";
+import { PROJECT_DIR } from "./e2e";
+
+/**
+ * Stacks on the real Pulumi engine, driven through the Automation API: the toolchain's CLI (`npm run
+ * toolchain`), its language hosts and provider plugins, a file backend and a PULUMI_HOME of the stack's
+ * own in a temp folder. Nothing here imitates the engine: what a test sees is what `pulumi up` did.
+ */
+
+export const TOOLCHAIN = currentToolchain();
+export const PASSPHRASE = "wsenv-e2e";
+
+/** One step the engine took, as its events report it. */
+export interface Step {
+  op: OpType;
+  type: string;
+  /** The resource's name (the last part of its URN). */
+  name: string;
+  /** The inputs whose change caused the step (updates and replacements). */
+  diffs: string[];
+}
+
+/** What one `up`, `refresh` or `destroy` did. */
+export interface Run {
+  ok: boolean;
+  /** Every resource step, in the order the engine began them. */
+  steps: Step[];
+  /** The stack outputs, secrets unwrapped (after a successful `up`). */
+  outputs: Record<string, unknown>;
+  /** The engine's diagnostics and the CLI's error output (a failure's messages are here). */
+  messages: string;
+  ms: number;
+}
+
+/**
+ * The steps that changed a Docker object or ran a command, as `op type name`: neither `same` nor the reads
+ * of a refresh, and not the components (wsenv:index:*) and stack that only group them.
+ */
+export const changes = (run: Pick<Run, "steps">): string[] =>
+  run.steps
+    .filter((s) => !["same", "refresh", "read"].includes(s.op) && !s.type.startsWith("wsenv:") && s.type !== "pulumi:pulumi:Stack")
+    .map((s) => `${s.op} ${s.type} ${s.name}`);
+
+/** The stack file's config from plain values: objects as structured config, as a person would write it. */
+function writeStackFile(dir: string, stack: string, config: Record<string, unknown>): void {
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
+  // Keep what the CLI wrote beside the config (the passphrase provider's salt).
+  const previous = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>) : {};
+  fs.writeFileSync(file, stringify({ ...previous, config }));
+}
+
+export interface EngineStackOptions {
+  /** The Pulumi project (a folder with Pulumi.yaml). Default: this repository. */
+  projectDir?: string;
+  /** Environment of the CLI, its language host and providers, beside the toolchain's (e.g. DOCKER_HOST). */
+  env?: Record<string, string>;
+}
+
+/**
+ * A stack of a project on the real engine. Its stack file `Pulumi.<stack>.yaml` is written into the project
+ * (this repository ignores `Pulumi.e2e-*.yaml`) and removed by {@link EngineStack.remove}, with the state.
+ */
+export class EngineStack {
+  private constructor(
+    readonly name: string,
+    readonly projectDir: string,
+    readonly stack: Stack,
+    private readonly home: string,
+  ) {}
+
+  static async open(name: string, opts: EngineStackOptions = {}): Promise<EngineStack> {
+    if (TOOLCHAIN.missing.length > 0) throw new Error(`the toolchain lacks ${TOOLCHAIN.missing.map((p) => p.binary).join(", ")}: run \`npm run toolchain\``);
+    const projectDir = opts.projectDir ?? PROJECT_DIR;
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), `wsenv-engine-${name}-`));
+    fs.mkdirSync(path.join(home, "state"));
+    // The stack's own PULUMI_HOME (the CLI keeps the selected stack there), sharing the toolchain's plugins.
+    fs.mkdirSync(path.join(home, "pulumi"));
+    fs.symlinkSync(path.join(TOOLCHAIN.dir, "home", "plugins"), path.join(home, "pulumi", "plugins"));
+    const env = toolchainEnv(TOOLCHAIN.dir, {});
+    const envVars: Record<string, string> = {
+      PULUMI_HOME: path.join(home, "pulumi"),
+      PULUMI_BACKEND_URL: `file://${path.join(home, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+      PULUMI_SKIP_UPDATE_CHECK: env.PULUMI_SKIP_UPDATE_CHECK!,
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION!,
+      ...opts.env,
+    };
+    const pulumiCommand = await PulumiCommand.get({ root: TOOLCHAIN.dir });
+    if (!fs.existsSync(path.join(projectDir, `Pulumi.${name}.yaml`))) writeStackFile(projectDir, name, {});
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: projectDir }, { pulumiCommand, envVars });
+    return new EngineStack(name, projectDir, stack, home);
+  }
+
+  /** Replaces the stack's config; `secrets` are then set encrypted, as `pulumi config set --secret` does. */
+  async configure(config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<void> {
+    writeStackFile(this.projectDir, this.name, config);
+    for (const [key, value] of Object.entries(secrets)) await this.stack.setConfig(key, { value, secret: true }, key.includes("."));
+  }
+
+  /**
+   * `pulumi up`; a failure is returned (ok false, its messages), not thrown. `onStep` sees each step as the
+   * engine begins it; `signal` sends the CLI SIGINT, as Ctrl-C does.
+   */
+  up(opts: { signal?: AbortSignal; onStep?: (step: Step) => void } = {}): Promise<Run> {
+    return this.run((onEvent) => this.stack.up({ onEvent, color: "never", signal: opts.signal }), opts.onStep);
+  }
+
+  /** `pulumi preview`; with `expectNoChanges`, any change fails it. */
+  preview(opts: { expectNoChanges?: boolean } = {}): Promise<Run> {
+    return this.run((onEvent) => this.stack.preview({ onEvent, color: "never", expectNoChanges: opts.expectNoChanges }));
+  }
+
+  refresh(opts: { expectNoChanges?: boolean } = {}): Promise<Run> {
+    return this.run((onEvent) => this.stack.refresh({ onEvent, color: "never", expectNoChanges: opts.expectNoChanges }));
+  }
+
+  destroy(): Promise<Run> {
+    return this.run((onEvent) => this.stack.destroy({ onEvent, color: "never" }));
+  }
+
+  /** Fails the test with the engine's messages unless the run succeeded. */
+  static ok(run: Run): Run {
+    if (!run.ok) throw new Error(`the engine failed:\n${run.messages}`);
+    return run;
+  }
+
+  /** `pulumi stack export`: the checkpoint, pending operations included. */
+  async exportState(): Promise<{ resources?: { urn: string; type: string }[]; pending_operations?: unknown[] }> {
+    return (await this.stack.exportStack()).deployment as { resources?: { urn: string; type: string }[]; pending_operations?: unknown[] };
+  }
+
+  /** Destroys what is left, removes the stack, its file and its temp folder. */
+  async remove(): Promise<void> {
+    try {
+      await this.destroy();
+      await this.stack.workspace.removeStack(this.name, { force: true });
+    } finally {
+      fs.rmSync(path.join(this.projectDir, `Pulumi.${this.name}.yaml`), { force: true });
+      fs.rmSync(this.home, { recursive: true, force: true });
+    }
+  }
+
+  private async run(
+    operation: (onEvent: (event: EngineEvent) => void) => Promise<{ stderr: string; outputs?: Record<string, { value: unknown }> }>,
+    onStep?: (step: Step) => void,
+  ): Promise<Run> {
+    const steps: Step[] = [];
+    const diagnostics: string[] = [];
+    const onEvent = (event: EngineEvent) => {
+      const meta = event.resourcePreEvent?.metadata;
+      if (meta) {
+        const step = { op: meta.op, type: meta.type, name: meta.urn.split("::").pop()!, diffs: meta.diffs ?? [] };
+        steps.push(step);
+        onStep?.(step);
+      }
+      if (event.diagnosticEvent && ["error", "warning"].includes(event.diagnosticEvent.severity)) diagnostics.push(event.diagnosticEvent.message);
+    };
+    const started = Date.now();
+    try {
+      const result = await operation(onEvent);
+      const outputs = Object.fromEntries(Object.entries(result.outputs ?? {}).map(([key, output]) => [key, output.value]));
+      return { ok: true, steps, outputs, messages: [...diagnostics, result.stderr].join("\n"), ms: Date.now() - started };
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      return { ok: false, steps, outputs: {}, messages: [...diagnostics, err.message].join("\n"), ms: Date.now() - started };
+    }
+  }
+}
+
+/** Opens the stack with this config (and secrets) and brings it up; an up that fails fails the caller. */
+export async function deployStack(name: string, config: Record<string, unknown>, opts: EngineStackOptions & { secrets?: Record<string, string> } = {}): Promise<{ stack: EngineStack; first: Run }> {
+  const stack = await EngineStack.open(name, opts);
+  await stack.configure(config, opts.secrets);
+  const first = await stack.up();
+  if (!first.ok) {
+    await stack.remove();
+    throw new Error(`the first up of ${name} failed:\n${first.messages}`);
+  }
+  return { stack, first };
+}
