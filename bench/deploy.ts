@@ -79,6 +79,8 @@ interface Step {
   ops: Record<string, number>;
   /** Peak resident memory of each part, MiB. */
   peakMiB: Record<Part, number>;
+  /** The engine's first error, when the step failed (the run goes on to clean up and report it). */
+  error?: string;
 }
 
 interface Deploy {
@@ -100,11 +102,11 @@ async function timedStep(step: string, run: () => Promise<Run>): Promise<Step> {
   } finally {
     peakMiB = stop();
   }
-  if (!result.ok) throw new Error(`${step}: the engine failed:\n${result.messages.slice(-3000)}`);
   const ops: Record<string, number> = {};
   for (const s of result.steps) if (!s.type.startsWith("wsenv:") && !s.type.startsWith("pulumi:")) ops[s.op] = (ops[s.op] ?? 0) + 1;
-  log(`  ${step}: ${(result.ms / 1000).toFixed(1)} s, ${JSON.stringify(ops)}, peak MiB ${JSON.stringify(peakMiB)}`);
-  return { step, ms: result.ms, ops, peakMiB };
+  const error = result.ok ? undefined : (result.messages.split("\n").find((line) => /error/i.test(line)) ?? result.messages.split("\n")[0]).trim();
+  log(`  ${step}: ${(result.ms / 1000).toFixed(1)} s, ${JSON.stringify(ops)}, peak MiB ${JSON.stringify(peakMiB)}${error ? `, FAILED: ${error}` : ""}`);
+  return { step, ms: result.ms, ops, peakMiB, error };
 }
 
 function getStatus(url: string): Promise<number> {
@@ -138,18 +140,22 @@ async function deploy(nodes: number, appDir: string, port: number): Promise<Depl
   const url = `http://127.0.0.1:${port}/`;
   const steps: Step[] = [];
   log(`${nodes} app node(s), stack ${stack.name}`);
+  // A step that fails is recorded and ends this deploy (the next ones build on it); the stack is removed.
+  const next = async (name: string, run: () => Promise<Run>, check = true): Promise<boolean> => {
+    const result = await timedStep(name, run);
+    steps.push(result);
+    if (!result.error && check) await mustServe(url, name);
+    return !result.error;
+  };
   try {
     await configure("1500ms", "1");
-    steps.push(await timedStep("first up", () => stack.up()));
-    await mustServe(url, "first up");
-    steps.push(await timedStep("no-op up", () => stack.up()));
+    if (!(await next("first up", () => stack.up()))) return { nodes, steps };
+    if (!(await next("no-op up", () => stack.up()))) return { nodes, steps };
     await configure("2s", "1");
-    steps.push(await timedStep("config-only up (balancer.connectTimeout: reload)", () => stack.up()));
-    await mustServe(url, "config-only up");
+    if (!(await next("config-only up (balancer.connectTimeout: reload)", () => stack.up()))) return { nodes, steps };
     await configure("2s", "2");
-    steps.push(await timedStep("app-change up (app.env: rolling replace)", () => stack.up()));
-    await mustServe(url, "app-change up");
-    steps.push(await timedStep("destroy", () => stack.destroy()));
+    if (!(await next("app-change up (app.env: rolling replace)", () => stack.up()))) return { nodes, steps };
+    await next("destroy", () => stack.destroy(), false);
   } finally {
     await stack.remove();
   }
@@ -226,7 +232,9 @@ function renderMarkdown(r: { date: string; command: string; floor: Floor[]; depl
   for (const step of stepNames) {
     const cells = r.deploys.map((d) => {
       const s = d.steps.find((x) => x.step === step);
-      return s ? `${seconds(s.ms)} (${(s.ms / ts.noopUpMs).toFixed(1)}×): ${Object.entries(s.ops).map(([op, n]) => `${n} ${op}`).join(", ")}` : "n/a";
+      if (!s) return "n/a";
+      if (s.error) return `FAILED after ${seconds(s.ms)}: ${s.error.replace(/\|/g, "/")}`;
+      return `${seconds(s.ms)} (${(s.ms / ts.noopUpMs).toFixed(1)}×): ${Object.entries(s.ops).map(([op, n]) => `${n} ${op}`).join(", ")}`;
     });
     lines.push(`| ${step} | ${cells.join(" | ")} |`);
   }

@@ -111,6 +111,20 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     expect([traffic.closes, traffic.httpFailed]).toEqual([{}, 0]);
   });
 
+  test("node memory and restart policy: a docker update of the same node containers, nothing dropped", async () => {
+    const nodes = appNodes();
+    const ids = nodes.map((n) => inspect(n, "{{.Id}}"));
+    const { up, traffic } = await underLoad("node memory and restart policy", () => {
+      app = { ...app, memoryMb: 384, restart: "always" };
+    });
+    expect(changes(EngineStack.ok(up)).sort()).toEqual(nodes.map((n) => `update docker:index/container:Container ${n}-container`).sort());
+    expect(appNodes().map((n) => inspect(n, "{{.Id}}"))).toEqual(ids);
+    for (const node of nodes) {
+      expect(inspect(node, "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.RestartPolicy.Name}}")).toBe(`${384 * 1024 * 1024} ${384 * 1024 * 1024} always`);
+    }
+    expect([traffic.closes, traffic.httpFailed]).toEqual([{}, 0]);
+  });
+
   test("an invalid snippet fails the up with nginx's message; the old config keeps serving, nothing dropped", async () => {
     const health = (await httpGet(`${url()}_wsenv/health`)).body;
     const { up, traffic } = await underLoad("invalid snippet", () => {
