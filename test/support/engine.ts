@@ -1,3 +1,4 @@
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -71,6 +72,7 @@ export class EngineStack {
     readonly projectDir: string,
     readonly stack: Stack,
     private readonly home: string,
+    private readonly env: NodeJS.ProcessEnv,
   ) {}
 
   static async open(name: string, opts: EngineStackOptions = {}): Promise<EngineStack> {
@@ -81,7 +83,7 @@ export class EngineStack {
     // The stack's own PULUMI_HOME (the CLI keeps the selected stack there), sharing the toolchain's plugins.
     fs.mkdirSync(path.join(home, "pulumi"));
     fs.symlinkSync(path.join(TOOLCHAIN.dir, "home", "plugins"), path.join(home, "pulumi", "plugins"));
-    const env = toolchainEnv(TOOLCHAIN.dir, {});
+    const env = toolchainEnv(TOOLCHAIN.dir);
     const envVars: Record<string, string> = {
       PULUMI_HOME: path.join(home, "pulumi"),
       PULUMI_BACKEND_URL: `file://${path.join(home, "state")}`,
@@ -93,7 +95,7 @@ export class EngineStack {
     const pulumiCommand = await PulumiCommand.get({ root: TOOLCHAIN.dir });
     if (!fs.existsSync(path.join(projectDir, `Pulumi.${name}.yaml`))) writeStackFile(projectDir, name, {});
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: projectDir }, { pulumiCommand, envVars });
-    return new EngineStack(name, projectDir, stack, home);
+    return new EngineStack(name, projectDir, stack, home, { ...process.env, ...env, ...envVars });
   }
 
   /** Replaces the stack's config; `secrets` are then set encrypted, as `pulumi config set --secret` does. */
@@ -121,6 +123,19 @@ export class EngineStack {
 
   destroy(): Promise<Run> {
     return this.run((onEvent) => this.stack.destroy({ onEvent, color: "never" }));
+  }
+
+  /**
+   * The CLI itself on this stack, for what the Automation API does not offer (such as `--refresh=false`):
+   * its exit status, output and time (no steps: the CLI prints them for a person).
+   */
+  cli(args: string[]): Promise<Run> {
+    const started = Date.now();
+    const child = spawn(path.join(TOOLCHAIN.dir, "bin", "pulumi"), [...args, "--stack", this.name, "--non-interactive"], { cwd: this.projectDir, env: this.env });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    return new Promise((resolve) => child.on("close", (code) => resolve({ ok: code === 0, steps: [], outputs: {}, messages: output, ms: Date.now() - started })));
   }
 
   /** Fails the test with the engine's messages unless the run succeeded. */
