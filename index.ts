@@ -1,34 +1,43 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Environment } from "./components";
-import { STACK_CONFIG_KEYS } from "./lib/schema";
-import { NAMESPACE, PROGRAM_ENVIRONMENT, specFromConfigMap } from "./lib/stackConfig";
+import { Environment, EnvironmentArgs, resolveEnvironment } from "./components";
+import { ConfigError, Problem } from "./lib/errors";
+import { NAMESPACE, PROGRAM_ENVIRONMENT, STACK_CONFIG, argsFromConfigMap, stackConfigProblems } from "./lib/stackConfig";
 
 // The engine tells the SDK which config keys hold an encrypted value; the SDK's reader of that list is
 // exported but not in its typings.
 const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
 
-// The wsenv program: the stack config, checked with the config's own key names (every error at once,
-// before any resource), becomes the Args of one Environment; its outputs are the stack outputs.
-const config = new pulumi.Config(NAMESPACE);
-const all = pulumi.runtime.allConfig();
-// Structured keys are JSON; the TLS key is a PEM string.
-const read = (name: string) => (name === "tlsKey" ? config.get(name) : config.getObject(name));
-const values = Object.fromEntries(Object.keys(all).map((key) => [key, key.startsWith(`${NAMESPACE}:`) ? read(key.slice(NAMESPACE.length + 1)) : all[key]]));
-const spec = specFromConfigMap(values, Object.keys(all).filter((key) => isConfigSecret(key)));
+/**
+ * The wsenv program: the stack config's `wsenv:` keys are the Args of one Environment, resolved once (the
+ * config checked, every problem at once and named by its stack config key, before any resource), then
+ * declared; its outputs are the stack outputs. A bad config fails the run with the problems alone.
+ */
+export = async () => {
+  const config = new pulumi.Config(NAMESPACE);
+  const all = pulumi.runtime.allConfig();
+  // Structured keys are JSON; the TLS key is a PEM string. Secrets stay Outputs, so they stay secret.
+  const read = (key: string): unknown => (key === "secretEnv" ? config.getSecretObject(key) : key === "tlsKey" ? config.getSecret(key) : config.getObject(key));
+  const values = Object.fromEntries(Object.keys(all).map((key) => [key, key.startsWith(STACK_CONFIG.prefix) ? read(key.slice(STACK_CONFIG.prefix.length)) : all[key]]));
+  const problems: Problem[] = stackConfigProblems(values, Object.keys(all).filter((key) => isConfigSecret(key)));
+  const args = argsFromConfigMap(values) as EnvironmentArgs;
+  let resolved;
+  try {
+    resolved = await resolveEnvironment(PROGRAM_ENVIRONMENT, args, { projectDir: process.cwd(), stack: pulumi.getStack() });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  // RunError: the engine shows its message alone, without the program's stack trace.
+  if (problems.length > 0 || !resolved) throw new pulumi.RunError(new ConfigError(problems, STACK_CONFIG.subject, STACK_CONFIG.prefix).message);
 
-const env = new Environment(PROGRAM_ENVIRONMENT, {
-  app: config.requireObject("app"),
-  balancer: config.getObject("balancer"),
-  secretEnv: config.getSecretObject("secretEnv"),
-  tlsKey: config.getSecret("tlsKey"),
-}, { configKeys: STACK_CONFIG_KEYS });
-
-export = {
-  url: env.url,
-  wsUrl: env.wsUrl,
-  nodes: env.nodes,
-  balancer: env.balancer,
-  deployed: env.deployed,
-  // Only with TLS: the https:// and wss:// URLs and the certificate's expiry.
-  ...(spec.balancer.tls ? { tls: env.tls } : {}),
+  const env = new Environment(PROGRAM_ENVIRONMENT, resolved);
+  return {
+    url: env.url,
+    wsUrl: env.wsUrl,
+    nodes: env.nodes,
+    balancer: env.balancer,
+    deployed: env.deployed,
+    // Only with TLS: the https:// and wss:// URLs and the certificate's expiry.
+    ...(resolved.plan.tls ? { tls: env.tls } : {}),
+  };
 };

@@ -12,8 +12,8 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { currentToolchain } from "../scripts/toolchainPlan";
-import { stageApp } from "../test/support/e2e";
-import { EngineStack, Run } from "../test/support/engine";
+import { stageApp } from "../harness/apps";
+import { EngineStack, Run } from "../harness/engine";
 import { PROJECT_DIR, childPids, log, median, sleep } from "./lib/util";
 
 const NODE_IMAGE = "wsenv-test/node:bookworm";

@@ -69,7 +69,10 @@ export class AppServerNode extends pulumi.ComponentResource {
         // provider kills at once and every socket on the node breaks (1006).
         destroyGraceSeconds: 10,
       },
-      { parent: this },
+      // The provider replaces a container by deleting it first (its name would collide). A node's name
+      // carries its revision, so its replacement never collides, and must start before the old one stops:
+      // the balancer moves to it, then the engine deletes the old node last.
+      { parent: this, deleteBeforeReplace: false },
     );
     this.containerName = container.name;
     this.ipAddress = container.networkDatas.apply((datas) => datas?.[0]?.ipAddress ?? "");

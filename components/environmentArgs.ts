@@ -2,8 +2,9 @@
 // types, defaults and descriptions are the stack config's: one schema validates both.
 import type * as pulumi from "@pulumi/pulumi";
 
-// Values are plain, not Inputs, except app.env, secretEnv and tlsKey: they decide which resources exist
-// and what the generated config says, and are checked before any resource is declared.
+// Every value may be an Input. `Environment.create` waits for them before it declares anything (they
+// decide which resources exist and what the balancer's config says), except secretEnv, tlsKey and the
+// values of app.env, which may stay unknown in a preview: what depends on them shows as unknown.
 
 /** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */
 export interface TlsArgs {
@@ -12,25 +13,25 @@ export interface TlsArgs {
    *
    * Default: none, required. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  certificate: string;
+  certificate: pulumi.Input<string>;
   /**
    * Host port HTTPS and wss:// are published on (the container listens on 443).
    *
    * Default: `8443`. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  port?: number;
+  port?: pulumi.Input<number>;
   /**
    * Answer plain HTTP with a redirect to HTTPS (the balancer's health path excepted); false serves both.
    *
    * Default: `true`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  redirectHttp?: boolean;
+  redirectHttp?: pulumi.Input<boolean>;
   /**
    * Send Strict-Transport-Security (one year), so browsers use HTTPS only for this host.
    *
    * Default: `false`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  hsts?: boolean;
+  hsts?: pulumi.Input<boolean>;
 }
 
 /** The NGINX balancer node in front of the app nodes, and its generated config. */
@@ -40,121 +41,121 @@ export interface BalancerArgs {
    *
    * Default: `8080`. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  port?: number;
+  port?: pulumi.Input<number>;
   /**
    * Host address the port is published on; 127.0.0.1 keeps the environment private to this machine.
    *
    * Default: `"0.0.0.0"`. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  listenAddress?: string;
+  listenAddress?: pulumi.Input<string>;
   /**
    * Host name users reach the balancer by; used in the `url` and `wsUrl` outputs only.
    *
    * Default: `"localhost"`. A change changes only the url and wsUrl outputs.
    */
-  publicHost?: string;
+  publicHost?: pulumi.Input<string>;
   /**
    * Paths proxied as WebSockets to the app's socket port, passed to the app unchanged.
    *
    * Default: `["/ws/"]`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  websocketPaths?: string[];
+  websocketPaths?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Idle time after which nginx closes a WebSocket (nginx's own default, 60s, cuts idle chats).
    *
    * Default: `"1h"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  websocketTimeout?: string;
+  websocketTimeout?: pulumi.Input<string>;
   /**
    * Keep each client on one node across requests and reconnects (a cookie the balancer sets).
    *
    * Default: `false`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  sticky?: boolean;
+  sticky?: pulumi.Input<boolean>;
   /**
    * Your own nginx directives, included inside the server block from their own file.
    *
    * Default: `""`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  snippet?: string;
+  snippet?: pulumi.Input<string>;
   /**
    * The balancer's image. Changing it replaces the balancer container (a short outage).
    *
    * Default: `"nginx:1.27"`. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  image?: string;
+  image?: pulumi.Input<string>;
   /**
    * Largest request body accepted (nginx `client_max_body_size`).
    *
    * Default: `"10m"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  clientMaxBodySize?: string;
+  clientMaxBodySize?: pulumi.Input<string>;
   /**
    * nginx worker processes; `auto` is one per core. The balancer holds up to workerProcesses x workerConnections / 2 sockets. More workers than cores cost throughput: measured on 2 cores, 3 workers echoed 43% fewer messages per second at saturation than 2 (bench/README.md); raise workerConnections first, and workers only where the open-files limit caps it.
    *
    * Default: `"auto"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  workerProcesses?: "auto" | number;
+  workerProcesses?: pulumi.Input<"auto" | number>;
   /**
    * Connections per nginx worker; each proxied socket uses two. The container's open-files limit is this plus 1024, so changing it replaces the balancer container.
    *
    * Default: `65536`. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  workerConnections?: number;
+  workerConnections?: pulumi.Input<number>;
   /**
    * The balancer container's CPU weight when the host is busy (Docker `--cpu-shares`; 1024, Docker's default, is what app nodes get).
    *
    * Default: `1024`. A change updates the running container in place.
    */
-  cpuShares?: number;
+  cpuShares?: pulumi.Input<number>;
   /**
    * Memory limit of the balancer container, in MB. An idle proxied socket costs nginx about 13 KiB (21 with a browser's cookie), so the default holds the 65536 connections of the default workerConnections with room to spare. Changes in place.
    *
    * Default: `2048`. A change updates the running container in place.
    */
-  memoryMb?: number;
+  memoryMb?: pulumi.Input<number>;
   /**
    * Bytes nginx reads a WebSocket frame in, each way (`proxy_buffer_size`); every open socket keeps both for its life. The default holds 1 KiB messages at full speed and an idle socket in about 12.7 KiB (4 KiB, a page, cost 17.7 to 27.3); larger messages take more reads (8 KiB ones: about 20% fewer per second).
    *
    * Default: `1280`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  websocketBufferSize?: number;
+  websocketBufferSize?: pulumi.Input<number>;
   /**
    * How long old workers may keep serving their sockets after a reload (`worker_shutdown_timeout`).
    *
    * Default: `"10m"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  drainTimeout?: string;
+  drainTimeout?: pulumi.Input<string>;
   /**
    * How long connecting to a node may take before the next node is tried. The default outlasts one retry of a dropped SYN (the kernel resends it after 1 s, as when a burst fills a small accept backlog) and keeps a dead node's cost per request under 2 s; 4s outlasts two retries.
    *
    * Default: `"1500ms"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  connectTimeout?: string;
+  connectTimeout?: pulumi.Input<string>;
   /**
    * Failures within `failTimeout` after which a node is taken out for `failTimeout`.
    *
    * Default: `1`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  maxFails?: number;
+  maxFails?: pulumi.Input<number>;
   /**
    * See `maxFails`.
    *
    * Default: `"10s"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  failTimeout?: string;
+  failTimeout?: pulumi.Input<string>;
   /**
    * Path of the balancer's own health endpoint (answered by nginx, never proxied).
    *
    * Default: `"/_wsenv/health"`. A change reloads nginx gracefully once `nginx -t` passes: no connection is dropped.
    */
-  healthPath?: string;
+  healthPath?: pulumi.Input<string>;
   /**
    * HTTPS and wss:// with your certificate (the key in wsenv:tlsKey); HTTP/2, TLS 1.2 and 1.3 with Mozilla's intermediate ciphers.
    *
    * Default: not set. A change replaces the balancer container: a short outage, and every socket reconnects.
    */
-  tls?: TlsArgs;
+  tls?: pulumi.Input<TlsArgs>;
 }
 
 /** The app server nodes and the application deployed into them. */
@@ -164,106 +165,111 @@ export interface AppArgs {
    *
    * Default: `"apache-php"`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  stack?: "apache-php" | "node" | "tomcat";
+  stack?: pulumi.Input<"apache-php" | "node" | "tomcat">;
   /**
    * Image the nodes are built FROM; defaults to the stack's official image.
    *
    * Default: see above. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  image?: string;
+  image?: pulumi.Input<string>;
   /**
    * Number of app server nodes behind the balancer.
    *
    * Default: `1`. A change adds or removes nodes; the others keep running.
    */
-  nodes?: number;
+  nodes?: pulumi.Input<number>;
   /**
-   * Where the application comes from: a folder or a .zip/.tar.gz archive inside the project, an archive URL, or an https or ssh git URL.
+   * Where the application comes from: a folder or a .zip/.tar.gz archive inside the project (or inside `sourceRoot`), an archive URL, or an https or ssh git URL.
    *
    * Default: none, required. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  source: string;
+  source: pulumi.Input<string>;
   /**
    * Branch, tag or commit to deploy from a git source (default: the remote's default branch).
    *
    * Default: see above. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  ref?: string;
+  ref?: pulumi.Input<string>;
+  /**
+   * The folder a folder or archive source must be inside (links resolved), relative to the project folder. The default keeps the app in the project; `..` lets a project in a subfolder of a repository deploy a sibling folder such as `../app`. Review a change of it like a change of the source: it widens what a stack config may read.
+   *
+   * Default: `"."`. A change changes only which sources may be fetched.
+   */
+  sourceRoot?: pulumi.Input<string>;
   /**
    * Allow a git source that is a repository on this machine (a path or a file:// URL); otherwise git sources must be https:// or ssh.
    *
    * Default: `false`. A change changes only which sources may be fetched.
    */
-  allowLocalGit?: boolean;
+  allowLocalGit?: pulumi.Input<boolean>;
   /**
    * Allow an archive URL whose host is a loopback, link-local or private address (127.0.0.1, 10.x, 192.168.x, 169.254.x, fc00::/7, ...).
    *
    * Default: `false`. A change changes only which sources may be fetched.
    */
-  allowPrivateNetwork?: boolean;
+  allowPrivateNetwork?: pulumi.Input<boolean>;
   /**
    * Context to deploy into: ROOT (the web root) or a name served under /name/.
    *
    * Default: `"ROOT"`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  context?: string;
+  context?: pulumi.Input<string>;
   /**
    * Port the stack's HTTP server listens on in each node; defaults to the stack's.
    *
    * Default: see above. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  httpPort?: number;
+  httpPort?: pulumi.Input<number>;
   /**
    * Port the app's WebSockets are served on in each node; defaults to 8000 with wsCommand, else httpPort.
    *
    * Default: see above. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  wsPort?: number;
+  wsPort?: pulumi.Input<number>;
   /**
    * Command that starts the app's own socket server in the deployed context, supervised beside the HTTP server.
    *
    * Default: `""`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  wsCommand?: string;
+  wsCommand?: pulumi.Input<string>;
   /**
    * PHP extensions installed into every node beside the stack's defaults (apache-php only).
    *
    * Default: `[]`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  phpExtensions?: string[];
+  phpExtensions?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Plain environment for the app. Put secrets in wsenv:secretEnv (set with --secret).
    *
    * Default: `{}`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
-   * Values may be Pulumi Inputs (resolved before any node is declared); names are plain.
    */
-  env?: Record<string, pulumi.Input<string>>;
+  env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * Memory limit of each node, in MB.
    *
    * Default: `512`. A change updates the running container in place.
    */
-  memoryMb?: number;
+  memoryMb?: pulumi.Input<number>;
   /**
    * Docker restart policy of each node.
    *
    * Default: `"unless-stopped"`. A change updates the running container in place.
    */
-  restart?: "unless-stopped" | "always" | "on-failure" | "no";
+  restart?: pulumi.Input<"unless-stopped" | "always" | "on-failure" | "no">;
   /**
    * Make each node's root filesystem read-only, with the stack's run-time paths (/tmp, /run, ...) as tmpfs. The app then cannot write to its own folder: leave it off for apps that do.
    *
    * Default: `false`. A change rolls the nodes: new nodes start beside the old ones, the balancer moves to them, then the old ones stop.
    */
-  readOnly?: boolean;
+  readOnly?: pulumi.Input<boolean>;
 }
 
 /** Arguments of `Environment`: the stack config's keys, `wsenv:` left off. */
 export interface EnvironmentArgs {
   /** The app server nodes and the application. Required: at least `source`. */
-  app: AppArgs;
+  app: pulumi.Input<AppArgs>;
   /** The balancer. Default: every key's own default. */
-  balancer?: BalancerArgs;
+  balancer?: pulumi.Input<BalancerArgs>;
   /**
    * Secret environment for every node, e.g. `{ DB_PASSWORD: config.requireSecret("dbPassword") }`. Wrapped
    * in a Pulumi secret whether or not it is one, so no value appears in plaintext in the state or a diff.

@@ -8,7 +8,10 @@ import { SUPERVISOR_SCRIPT, renderDockerfile } from "./appImage";
 import { isInside, unpack } from "./archive";
 import { download } from "./download";
 import { buildContextDir } from "./naming";
-import { AppSource, AppSpec, KeyPrefix, SourceProblem, sourceConfigError, sourceError, withoutCredentials } from "./schema";
+import { withoutCredentials } from "./credentials";
+import { ConfigError, problem, sourceError } from "./errors";
+import type { AppSpec } from "./schema";
+import type { AppSource } from "./sourceKind";
 
 /**
  * Brings the application to this machine and stages the node image's build context: the platform's
@@ -16,8 +19,9 @@ import { AppSource, AppSpec, KeyPrefix, SourceProblem, sourceConfigError, source
  * are declared; it runs on every preview, up and render, so a changed source is seen by all of them.
  *
  * What the source is comes from the stack config, which is not trusted to reach the rest of the machine:
- * folders and archive files must be inside the project, git speaks https and ssh only, archive URLs stay
- * off private networks, and archives unpack inside the app folder and nowhere else. The opt-ins
+ * folders and archive files must be inside the project (or inside `app.sourceRoot`, which a project in a
+ * subfolder of its repository sets to reach a sibling folder), git speaks https and ssh only, archive URLs
+ * stay off private networks, and archives unpack inside the app folder and nowhere else. The opt-ins
  * `app.allowLocalGit` and `app.allowPrivateNetwork` lift the git and network rules.
  */
 
@@ -33,25 +37,42 @@ export interface PreparedAppBuild {
   deployed: string;
 }
 
-/**
- * A folder or archive file named by the config, as its real path, which must lie inside the project. A
- * path outside is refused before it is looked at, so the message tells nothing of what exists there.
- */
-function insideProject(what: "folder" | "archive", location: string, projectDir: string): string {
+/** The folder sources must stay inside: the project folder, or `app.sourceRoot` resolved against it. */
+function sourceRootOf(app: Pick<AppSpec, "sourceRoot">, projectDir: string): { root: string; isProject: boolean } {
   const project = fs.realpathSync(projectDir);
-  const outside = (at: string) => sourceError(`${what} ${location} is outside the project folder ${project} (it is ${at}); the app must be inside it`);
-  const given = path.resolve(project, location);
-  if (!isInside(project, given)) throw outside(given);
+  const given = path.resolve(project, app.sourceRoot);
+  if (!fs.existsSync(given) || !fs.statSync(given).isDirectory()) {
+    throw new ConfigError([problem("app.sourceRoot", `must be a folder (looked at ${given}, relative to the project folder ${project})`)]);
+  }
+  const root = fs.realpathSync(given);
+  return { root, isProject: root === project };
+}
+
+/**
+ * A folder or archive file named by the config, as its real path, which must lie inside the source root
+ * (the project, unless `app.sourceRoot` says otherwise). A path outside is refused before it is looked
+ * at, so the message tells nothing of what exists there.
+ */
+function insideRoot(what: "folder" | "archive", location: string, app: Pick<AppSpec, "sourceRoot">, projectDir: string): string {
+  const { root, isProject } = sourceRootOf(app, projectDir);
+  const outside = (at: string) =>
+    sourceError((key) =>
+      isProject
+        ? `${what} ${location} is outside the project folder ${root} (it is ${at}); the app must be inside it, or set ${key("app.sourceRoot")} to a folder that holds both (such as ..)`
+        : `${what} ${location} is outside ${key("app.sourceRoot")} ${root} (it is ${at}); the app must be inside it`,
+    );
+  const given = path.resolve(fs.realpathSync(projectDir), location);
+  if (!isInside(root, given)) throw outside(given);
   if (!fs.existsSync(given)) throw sourceError(`${what} ${location} does not exist (looked at ${given})`);
   const real = fs.realpathSync(given);
-  if (!isInside(project, real)) throw outside(real);
+  if (!isInside(root, real)) throw outside(real);
   return real;
 }
 
 async function fetchArchive(source: Extract<AppSource, { kind: "archive" }>, app: AppSpec, projectDir: string, into: string): Promise<string> {
   const shown = withoutCredentials(source.location);
   if (!/^https?:\/\//i.test(source.location)) {
-    await unpack(insideProject("archive", source.location, projectDir), source.format, shown, into);
+    await unpack(insideRoot("archive", source.location, app, projectDir), source.format, shown, into);
     return shown;
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-archive-"));
@@ -79,7 +100,7 @@ function checkGitUrl(url: string, allowLocalGit: boolean): void {
   const shown = withoutCredentials(url);
   if (transport === undefined) throw sourceError(`git URL ${shown} must be https:// or ssh (ssh://host/path or user@host:path)`);
   if (transport === "local" && !allowLocalGit) {
-    throw sourceError((k) => `${shown} is a git repository on this machine; set ${k}app.allowLocalGit: true to deploy from one (expected an https:// or ssh git URL)`);
+    throw sourceError((key) => `${shown} is a git repository on this machine; set ${key("app.allowLocalGit")}: true to deploy from one (expected an https:// or ssh git URL)`);
   }
 }
 
@@ -129,36 +150,20 @@ function copyTree(from: string, to: string): void {
   });
 }
 
-/** The app folder as its real path, inside the project and not the project itself. */
-function appFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string): string {
-  const folder = insideProject("folder", source.path, projectDir);
+/** The app folder as its real path, inside the source root, and neither the project folder nor above it. */
+function appFolder(source: Extract<AppSource, { kind: "folder" }>, app: AppSpec, projectDir: string): string {
+  const folder = insideRoot("folder", source.path, app, projectDir);
   if (!fs.statSync(folder).isDirectory()) throw sourceError(`folder ${source.path} does not exist (looked at ${folder})`);
-  // The project folder itself holds the stack files and the staging folder this copy would be written to.
-  if (folder === fs.realpathSync(projectDir)) {
-    throw sourceError(`must be a folder inside the project, not the project folder itself (got ${JSON.stringify(source.path)}); put the app in a subfolder such as ./app`);
+  // The project folder holds the stack files and the staging folder this copy would be written to.
+  if (isInside(folder, fs.realpathSync(projectDir))) {
+    throw sourceError(`must be a folder inside the project or beside it, not the project folder or one that holds it (got ${JSON.stringify(source.path)}); put the app in a subfolder such as ./app`);
   }
   return folder;
 }
 
-function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, projectDir: string, into: string): string {
-  copyTree(appFolder(source, projectDir), into);
+function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, app: AppSpec, projectDir: string, into: string): string {
+  copyTree(appFolder(source, app, projectDir), into);
   return source.path;
-}
-
-/**
- * What can be known of the source without fetching it, checked at once: a folder or archive file inside
- * the project, a git URL of an allowed transport. A component checks this before it declares anything,
- * so these problems fail the program where it stands instead of in a failed output later.
- */
-export function checkSourceLocation(app: AppSpec, opts: Pick<StagingOptions, "projectDir" | "keys">): void {
-  const source = app.source;
-  try {
-    if (source.kind === "folder") appFolder(source, opts.projectDir);
-    else if (source.kind === "git") checkGitUrl(source.url, app.allowLocalGit);
-    else if (!/^https?:\/\//i.test(source.location)) insideProject("archive", source.location, opts.projectDir);
-  } catch (err) {
-    throw err instanceof SourceProblem ? sourceConfigError(err, opts.keys) : err;
-  }
 }
 
 /** sha256 over every entry's relative path, kind, executable bit and bytes, in sorted order. */
@@ -204,8 +209,6 @@ export interface StagingOptions {
   projectDir: string;
   /** The environment's name prefix (see `environmentPrefix`): the context goes to `.wsenv/build/<prefix>/`. */
   prefix: string;
-  /** Where the config keys live, for the messages (`wsenv:app.source` or an argument's `app.source`). */
-  keys: KeyPrefix;
 }
 
 /**
@@ -226,7 +229,7 @@ export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promi
   try {
     const deployed =
       source.kind === "folder"
-        ? fetchFolder(source, opts.projectDir, appDir)
+        ? fetchFolder(source, app, opts.projectDir, appDir)
         : source.kind === "archive"
           ? await fetchArchive(source, app, opts.projectDir, appDir)
           : await fetchGit(source, app, appDir);
@@ -241,6 +244,6 @@ export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promi
     // Nothing of a source that failed stays, nor an earlier context that no longer matches the config.
     fs.rmSync(absolute, { recursive: true, force: true });
     fs.rmSync(final, { recursive: true, force: true });
-    throw err instanceof SourceProblem ? sourceConfigError(err, opts.keys) : err;
+    throw err;
   }
 }

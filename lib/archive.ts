@@ -5,7 +5,7 @@ import { pipeline } from "stream/promises";
 import * as tar from "tar";
 import { promisify } from "util";
 import * as yauzl from "yauzl";
-import { sourceError } from "./schema";
+import { sourceError } from "./errors";
 
 /**
  * Unpacking a .zip or .tar.gz app source, entry by entry, inside the app folder and nowhere else: no link

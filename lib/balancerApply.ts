@@ -1,10 +1,6 @@
 import type { BalancerFiles } from "./nginx";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
-
-/** Texts as the balancer's steps read them on stdin: each base64 on a line of its own (`read -r` each). */
-export function base64Lines(...texts: string[]): string {
-  return texts.map((text) => `${Buffer.from(text, "utf8").toString("base64")}\n`).join("");
-}
+import { base64Lines } from "./stdinLines";
 
 /** What the apply script reads on stdin: nginx.conf, then the snippet. */
 export function applyStdin(files: Pick<BalancerFiles, "nginxConf" | "snippet">): string {

@@ -5,7 +5,8 @@ import * as https from "https";
 import * as net from "net";
 import { Transform } from "stream";
 import { pipeline } from "stream/promises";
-import { SourceProblem, sourceError, withoutCredentials } from "./schema";
+import { withoutCredentials } from "./credentials";
+import { ConfigError, sourceError } from "./errors";
 
 /**
  * Downloading an archive source: streamed to disk within a size limit and a time limit, redirects followed
@@ -27,7 +28,7 @@ for (const [network, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe8
 
 function refusePrivate(shown: string, address: string): void {
   if (PRIVATE_NETWORKS.check(address, net.isIPv6(address) ? "ipv6" : "ipv4")) {
-    throw sourceError((k) => `${shown} is on a loopback, link-local or private address (${address}); set ${k}app.allowPrivateNetwork: true to download from one`);
+    throw sourceError((key) => `${shown} is on a loopback, link-local or private address (${address}); set ${key("app.allowPrivateNetwork")}: true to download from one`);
   }
 }
 
@@ -64,13 +65,13 @@ function atMost(limit: number, tooLarge: () => Error): Transform {
   });
 }
 
-/** Streams `location` to `into` within the time and size limits; every failure is a SourceProblem. */
+/** Streams `location` to `into` within the time and size limits; every failure is a ConfigError naming app.source. */
 export async function download(location: string, into: string, allowPrivateNetwork: boolean): Promise<void> {
   const deadline = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
   try {
     await follow(location, into, allowPrivateNetwork, deadline);
   } catch (err) {
-    if (err instanceof SourceProblem) throw err;
+    if (err instanceof ConfigError) throw err;
     const reason = deadline.aborted ? `no answer within ${DOWNLOAD_TIMEOUT_MS / 1000} s` : withoutCredentials((err as Error).message);
     throw sourceError(`downloading ${withoutCredentials(location)} failed: ${reason}`);
   }

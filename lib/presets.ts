@@ -110,6 +110,18 @@ export const STACK_PRESETS: Readonly<Record<StackName, StackPreset>> = {
   },
 };
 
+/**
+ * The stack whose preset deploys the app into `dir` (a node's WSENV_CONTEXT_DIR), or undefined: the
+ * stacks' context folders are all different, and wsenv sets the variable (app.env may not).
+ */
+export function stackOfContextDir(dir: string): StackName | undefined {
+  return STACK_NAMES.find((stack) => {
+    const { rootContextDir, namedContextDir } = STACK_PRESETS[stack];
+    const [before, after] = namedContextDir.split("{name}");
+    return dir === rootContextDir || (after !== undefined && dir.startsWith(before) && dir.endsWith(after) && dir.length > before.length + after.length);
+  });
+}
+
 /** The balancer image's layout, as the official `nginx` image has it. */
 export const NGINX_IMAGE_LAYOUT = {
   /** The main config file nginx reads at start and on reload. */

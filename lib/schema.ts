@@ -13,7 +13,9 @@ import {
   URL_PATH,
   durationSeconds,
 } from "./grammar";
+import { ConfigError, Problem, problem, showValue } from "./errors";
 import { STACK_NAMES, STACK_PRESETS } from "./presets";
+import { AppSource, classifySource } from "./sourceKind";
 
 /**
  * The stack config schema: the only module that knows config keys and their defaults. Everything after it
@@ -121,9 +123,11 @@ export const appSchema = z.strictObject({
     .min(1, "must not be empty")
     .max(2048, "must be at most 2048 characters")
     .refine((v) => !/[\0\n\r]/.test(v), "must be a single line")
-    .describe("Where the application comes from: a folder or a .zip/.tar.gz archive inside the project, an archive URL, or an https or ssh git URL."),
+    .describe("Where the application comes from: a folder or a .zip/.tar.gz archive inside the project (or inside `sourceRoot`), an archive URL, or an https or ssh git URL."),
   ref: z.string().regex(GIT_REF, "must be a git branch, tag or commit like main or v1.2.0").optional()
     .describe("Branch, tag or commit to deploy from a git source (default: the remote's default branch)."),
+  sourceRoot: z.string().min(1, "must not be empty").max(1024, "must be at most 1024 characters").refine((v) => !/[\0\n\r]/.test(v), "must be a single line").default(".")
+    .describe("The folder a folder or archive source must be inside (links resolved), relative to the project folder. The default keeps the app in the project; `..` lets a project in a subfolder of a repository deploy a sibling folder such as `../app`. Review a change of it like a change of the source: it widens what a stack config may read."),
   allowLocalGit: z.boolean().default(false)
     .describe("Allow a git source that is a repository on this machine (a path or a file:// URL); otherwise git sources must be https:// or ssh."),
   allowPrivateNetwork: z.boolean().default(false)
@@ -147,11 +151,6 @@ export const appSchema = z.strictObject({
   readOnly: z.boolean().default(false)
     .describe("Make each node's root filesystem read-only, with the stack's run-time paths (/tmp, /run, ...) as tmpfs. The app then cannot write to its own folder: leave it off for apps that do."),
 });
-
-export type AppSource =
-  | { kind: "folder"; path: string }
-  | { kind: "archive"; location: string; format: "zip" | "tar.gz" }
-  | { kind: "git"; url: string; ref?: string };
 
 export type BalancerSpec = z.output<typeof balancerSchema>;
 
@@ -191,135 +190,55 @@ export interface RawWsenvConfig {
   tlsKey?: unknown;
 }
 
-/** Every config problem at once, each naming the key path, what was expected and what was given. */
-export class ConfigError extends Error {
-  /** `subject`: what was invalid, "stack config" or the arguments of one component. */
-  constructor(public readonly problems: string[], subject = "stack config") {
-    super(`invalid ${subject} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${problems.join("\n  ")}`);
-    this.name = "ConfigError";
-  }
-}
-
-/**
- * Where the keys of a problem live: `wsenv:` in the stack config (`wsenv:app.nodes`), nothing in a
- * component's arguments (`app.nodes`), with the subject {@link ConfigError} names.
- */
-export interface KeyPrefix {
-  prefix: string;
-  subject: string;
-}
-export const STACK_CONFIG_KEYS: KeyPrefix = { prefix: "wsenv:", subject: "stack config" };
-
-/**
- * A problem with `app.source` found while staging it (I/O). Staging does not know where its keys live,
- * so the message is a function of the key prefix; {@link sourceConfigError} makes it a ConfigError.
- */
-export class SourceProblem extends Error {
-  constructor(public readonly describe: (keyPrefix: string) => string) {
-    super(describe(STACK_CONFIG_KEYS.prefix));
-    this.name = "SourceProblem";
-  }
-}
-
-/** `message`, or a function of the key prefix for a message that names another key (an opt-in). */
-export function sourceError(message: string | ((keyPrefix: string) => string)): SourceProblem {
-  return new SourceProblem(typeof message === "string" ? () => message : message);
-}
-
-/** A staging problem reported like every other config problem: naming `app.source` where the keys live. */
-export function sourceConfigError(problem: SourceProblem, keys: KeyPrefix): ConfigError {
-  return new ConfigError([`${keys.prefix}app.source: ${problem.describe(keys.prefix)}`], keys.subject);
-}
-
-const ARCHIVE = /\.(zip|tar\.gz|tgz)$/i;
-
-/** Tells a folder, an archive and a git repository apart, by the rules the README lists. */
-export function classifySource(source: string, ref: string | undefined): AppSource | string {
-  const withoutQuery = source.replace(/[?#].*$/, "");
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
-  if (source.startsWith("git+")) return { kind: "git", url: source.slice(4), ref };
-  if (/^git@[^:]+:/.test(source) || /^(git|ssh):\/\//.test(source) || /\.git\/?$/.test(withoutQuery)) {
-    return { kind: "git", url: source, ref };
-  }
-  const archive = ARCHIVE.exec(withoutQuery);
-  if (archive) {
-    if (isUrl && !/^https?:\/\//i.test(source)) return "an archive URL must be http:// or https://";
-    return { kind: "archive", location: source, format: archive[1].toLowerCase() === "zip" ? "zip" : "tar.gz" };
-  }
-  if (isUrl) return "a URL must end in .zip, .tar.gz or .tgz (an archive) or .git (a repository); prefix git+ for other git URLs";
-  return { kind: "folder", path: source };
-}
-
-/**
- * `text` with the user info of every URL in it left out (`https://user:token@host/x` shows as
- * `https://host/x`): a source URL may carry credentials, and messages and outputs are read by others.
- * scp-like `git@host:path` has no password and stays as it is.
- */
-export function withoutCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"]*@/gi, "$1");
-}
-
-/**
- * A given value as the error shows it: JSON, except that numbers JSON cannot hold (YAML's `.inf`, `.nan`)
- * show as themselves, and characters that print as nothing or as a line break (U+0085, U+2028, zero-width
- * and direction marks) show as escapes, so a value that looks valid on screen is seen for what it is.
- */
-function showValue(value: unknown): string {
-  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  const text = JSON.stringify(value)?.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
-  if (text === undefined) return String(value);
-  // User info in a URL is a credential; it goes before the cut, so a cut can never leave part of it.
-  const shown = withoutCredentials(text);
-  return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
-}
-
 function keyPath(key: string, path: PropertyKey[]): string {
   return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : `${acc}.${String(part)}`), key);
 }
 
-function describeIssues(key: string, error: z.ZodError, secret = false): string[] {
+function describeIssues(key: string, error: z.ZodError, secret = false): Problem[] {
   const show = secret ? () => "a secret value" : showValue;
   return error.issues.flatMap((issue) => {
     const where = keyPath(key, issue.path);
     const input = (issue as { input?: unknown }).input;
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((k) => `${keyPath(where, [k])}: is not a known key (got ${show(input && (input as Record<string, unknown>)[k])})`);
+      return issue.keys.map((k) => problem(keyPath(where, [k]), `is not a known key (got ${show(input && (input as Record<string, unknown>)[k])})`));
     }
     if (issue.code === "invalid_key") {
-      return [`${where}: the key ${issue.issues[0]?.message ?? "is not valid"} (got ${showValue(issue.path[issue.path.length - 1])})`];
+      return [problem(where, `the key ${issue.issues[0]?.message ?? "is not valid"} (got ${showValue(issue.path[issue.path.length - 1])})`)];
     }
     if (issue.code === "invalid_type" && issue.message.startsWith("Invalid input")) {
-      return [`${where}: must be ${issue.expected === "object" ? "an object" : `a ${issue.expected}`} (got ${show(input)})`];
+      return [problem(where, `must be ${issue.expected === "object" ? "an object" : `a ${issue.expected}`} (got ${show(input)})`)];
     }
-    if (input === undefined && issue.code === "invalid_type") return [`${where}: ${issue.message}`];
-    return [`${where}: ${issue.message} (got ${show(input)})`];
+    if (input === undefined && issue.code === "invalid_type") return [problem(where, issue.message)];
+    return [problem(where, `${issue.message} (got ${show(input)})`)];
   });
 }
 
-/** Parses the three config keys into a {@link WsenvSpec}, or throws a {@link ConfigError} listing every problem. */
-export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CONFIG_KEYS): WsenvSpec {
-  const k = keys.prefix;
-  const problems: string[] = [];
+/**
+ * Parses the Args (the stack config's keys without `wsenv:`) into a {@link WsenvSpec}, or throws a
+ * {@link ConfigError} listing every problem.
+ */
+export function parseWsenvConfig(raw: RawWsenvConfig): WsenvSpec {
+  const problems: Problem[] = [];
   const balancer = balancerSchema.safeParse(raw.balancer ?? {}, { reportInput: true });
   const app = appSchema.safeParse(raw.app, { reportInput: true });
   const secretEnv = envMap.safeParse(raw.secretEnv ?? {}, { reportInput: true });
-  if (raw.app === undefined) problems.push(`${k}app: is required (at least app.source: a folder, an archive or a git URL)`);
-  else if (!app.success) problems.push(...describeIssues(`${k}app`, app.error));
-  if (!balancer.success) problems.push(...describeIssues(`${k}balancer`, balancer.error));
-  if (!secretEnv.success) problems.push(...describeIssues(`${k}secretEnv`, secretEnv.error, true));
+  if (raw.app === undefined) problems.push(problem("app", "is required (at least app.source: a folder, an archive or a git URL)"));
+  else if (!app.success) problems.push(...describeIssues("app", app.error));
+  if (!balancer.success) problems.push(...describeIssues("balancer", balancer.error));
+  if (!secretEnv.success) problems.push(...describeIssues("secretEnv", secretEnv.error, true));
 
   if (balancer.success) {
     const b = balancer.data;
     const seen = new Set<string>();
     b.websocketPaths.forEach((p, i) => {
-      const where = `${k}balancer.websocketPaths[${i}]`;
-      if (p === "/") problems.push(`${where}: must not be / (that is where HTTP is proxied) (got "/")`);
-      if (seen.has(p)) problems.push(`${where}: is listed twice (got ${showValue(p)})`);
-      if (p === b.healthPath) problems.push(`${where}: is the balancer's healthPath (got ${showValue(p)})`);
+      const where = `balancer.websocketPaths[${i}]`;
+      if (p === "/") problems.push(problem(where, `must not be / (that is where HTTP is proxied) (got "/")`));
+      if (seen.has(p)) problems.push(problem(where, `is listed twice (got ${showValue(p)})`));
+      if (p === b.healthPath) problems.push(problem(where, `is the balancer's healthPath (got ${showValue(p)})`));
       seen.add(p);
     });
-    if (b.healthPath === "/") problems.push(`${k}balancer.healthPath: must not be / (got "/")`);
-    if (durationSeconds(b.websocketTimeout) < 1) problems.push(`${k}balancer.websocketTimeout: must be at least 1s (got ${showValue(b.websocketTimeout)})`);
+    if (b.healthPath === "/") problems.push(problem("balancer.healthPath", `must not be / (got "/")`));
+    if (durationSeconds(b.websocketTimeout) < 1) problems.push(problem("balancer.websocketTimeout", `must be at least 1s (got ${showValue(b.websocketTimeout)})`));
   }
 
   let appSpec: AppSpec | undefined;
@@ -327,19 +246,19 @@ export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CO
     const a = app.data;
     const preset = STACK_PRESETS[a.stack];
     const source = classifySource(a.source, a.ref);
-    if (typeof source === "string") problems.push(`${k}app.source: ${source} (got ${showValue(a.source)})`);
-    else if (a.ref !== undefined && source.kind !== "git") problems.push(`${k}app.ref: applies to git sources only, and app.source is a ${source.kind} (got ${showValue(a.ref)})`);
+    if (typeof source === "string") problems.push(problem("app.source", `${source} (got ${showValue(a.source)})`));
+    else if (a.ref !== undefined && source.kind !== "git") problems.push(problem("app.ref", `applies to git sources only, and app.source is a ${source.kind} (got ${showValue(a.ref)})`));
     if (a.phpExtensions.length > 0 && !preset.extensions) {
-      problems.push(`${k}app.phpExtensions: applies to the apache-php stack only, and app.stack is ${a.stack} (got ${showValue(a.phpExtensions)})`);
+      problems.push(problem("app.phpExtensions", `applies to the apache-php stack only, and app.stack is ${a.stack} (got ${showValue(a.phpExtensions)})`));
     }
     const httpPort = a.httpPort ?? preset.httpPort;
     const wsPort = a.wsPort ?? (a.wsCommand ? preset.wsCommandPort : httpPort);
     if (a.wsCommand && wsPort === httpPort) {
-      problems.push(`${k}app.wsPort: must differ from the HTTP port ${httpPort} when wsCommand starts a socket server beside it (got ${wsPort})`);
+      problems.push(problem("app.wsPort", `must differ from the HTTP port ${httpPort} when wsCommand starts a socket server beside it (got ${wsPort})`));
     }
     if (secretEnv.success) {
       for (const name of Object.keys(secretEnv.data).filter((n) => n in a.env)) {
-        problems.push(`${k}secretEnv.${name}: is also set in ${k}app.env; set it in one place (got a secret)`);
+        problems.push(problem(`secretEnv.${name}`, (key) => `is also set in ${key("app.env")}; set it in one place (got a secret)`));
       }
     }
     if (typeof source !== "string") {
@@ -349,6 +268,7 @@ export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CO
         nodes: a.nodes,
         source,
         sourceText: a.source,
+        sourceRoot: a.sourceRoot,
         allowLocalGit: a.allowLocalGit,
         allowPrivateNetwork: a.allowPrivateNetwork,
         context: a.context,
@@ -368,12 +288,12 @@ export function parseWsenvConfig(raw: RawWsenvConfig, keys: KeyPrefix = STACK_CO
 
   if (balancer.success) {
     const tls = balancer.data.tls;
-    if (tls && raw.tlsKey === undefined) problems.push(`${k}tlsKey: is required when ${k}balancer.tls is set: the certificate's private key, as a secret`);
-    if (!tls && raw.tlsKey !== undefined) problems.push(`${k}tlsKey: applies only with ${k}balancer.tls, which is not set (got a secret)`);
-    if (tls && raw.tlsKey !== undefined && typeof raw.tlsKey !== "string") problems.push(`${k}tlsKey: must be a string, a PEM private key (got a secret that is not)`);
-    if (tls && tls.port === balancer.data.port) problems.push(`${k}balancer.tls.port: must differ from balancer.port ${balancer.data.port} (got ${tls.port})`);
+    if (tls && raw.tlsKey === undefined) problems.push(problem("tlsKey", (key) => `is required when ${key("balancer.tls")} is set: the certificate's private key, as a secret`));
+    if (!tls && raw.tlsKey !== undefined) problems.push(problem("tlsKey", (key) => `applies only with ${key("balancer.tls")}, which is not set (got a secret)`));
+    if (tls && raw.tlsKey !== undefined && typeof raw.tlsKey !== "string") problems.push(problem("tlsKey", "must be a string, a PEM private key (got a secret that is not)"));
+    if (tls && tls.port === balancer.data.port) problems.push(problem("balancer.tls.port", `must differ from balancer.port ${balancer.data.port} (got ${tls.port})`));
   }
 
-  if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems, keys.subject);
+  if (problems.length > 0 || !balancer.success || !appSpec || !secretEnv.success) throw new ConfigError(problems);
   return { balancer: balancer.data, app: appSpec, secretEnv: secretEnv.data };
 }

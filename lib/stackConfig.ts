@@ -1,71 +1,77 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, RawWsenvConfig, STACK_CONFIG_KEYS, WsenvSpec, parseWsenvConfig } from "./schema";
+import { ConfigError, Problem, problem } from "./errors";
+import { RawWsenvConfig, WsenvSpec, parseWsenvConfig } from "./schema";
 import { checkTlsKey } from "./tls";
 
 /**
  * Getting the stack config to the schema, from either place it lives: the Pulumi engine (the program) or
- * `Pulumi.<stack>.yaml` (offline render, which needs no CLI). Both go through {@link specFromConfigMap}.
+ * `Pulumi.<stack>.yaml` (offline render, which needs no CLI). Keys are the `wsenv:` namespace's; the
+ * schema names them as the Args do, so problems are shown under {@link STACK_CONFIG}.
  */
 
 export const NAMESPACE = "wsenv";
+/** Where the Args live in a stack config: under `wsenv:`. */
+export const STACK_CONFIG = { prefix: `${NAMESPACE}:`, subject: "stack config" } as const;
 /** The name of the program's one Environment: its Docker objects are `wsenv-<stack>-…`. */
 export const PROGRAM_ENVIRONMENT = "wsenv";
 export const CONFIG_KEYS = ["balancer", "app", "secretEnv", "tlsKey"] as const;
 
-const SECRETS_KEY = `${NAMESPACE}:secretEnv`;
-const TLS_KEY = `${NAMESPACE}:tlsKey`;
 /** What an encrypted value of a stack file reads as offline: only the CLI can decrypt it. */
 const MASKED = "[secret]";
+const inNamespace = (key: string) => (key.startsWith(STACK_CONFIG.prefix) ? key.slice(STACK_CONFIG.prefix.length) : undefined);
 
 /**
- * Builds the spec from a map of full keys (`wsenv:app`) to values. Unknown `wsenv:` keys are errors, so
- * a typo such as `wsenv:balancr` is reported instead of silently leaving every default in place.
- *
- * `secretPaths` are the config paths that were encrypted (`secure:`). Only `wsenv:secretEnv` may hold
- * secrets: an encrypted command, snippet, image or source would hide from a reviewer what will run (the
- * offline render can only show it as `[secret]`), and an encrypted app.env value would be hashed into
- * node names. Every other encrypted path is an error naming it.
+ * What only a stack config can get wrong, from a map of full keys (`wsenv:app`) to values: an unknown
+ * `wsenv:` key is an error (a typo such as `wsenv:balancr` would otherwise leave every default in place),
+ * and so is an encrypted value anywhere but `wsenv:secretEnv` and `wsenv:tlsKey`: an encrypted command,
+ * snippet, image or source would hide from a reviewer what will run (the offline render can only show it
+ * as `[secret]`), and an encrypted app.env value would be hashed into node names. `secretPaths` are the
+ * config paths that were encrypted (`secure:`).
+ */
+export function stackConfigProblems(config: Record<string, unknown>, secretPaths: string[] = []): Problem[] {
+  const unknown = Object.keys(config)
+    .map(inNamespace)
+    .filter((key): key is string => key !== undefined && !(CONFIG_KEYS as readonly string[]).includes(key))
+    .sort()
+    .map((key) => problem(key, (k) => `is not a known key; ${NAMESPACE} reads ${CONFIG_KEYS.map(k).join(", ")}`));
+  const misplacedSecrets = secretPaths
+    .map(inNamespace)
+    .filter((p): p is string => p !== undefined && p !== "secretEnv" && !p.startsWith("secretEnv.") && p !== "tlsKey")
+    .sort()
+    .map((p) => problem(p, (k) => `must be plain text, not a secret (secure:); only ${k("secretEnv")} and ${k("tlsKey")} hold secrets, so that a review sees what will run`));
+  // A private key in plain text would sit in the stack file, readable by everyone who reads the repository.
+  const plainKey =
+    config[`${STACK_CONFIG.prefix}tlsKey`] !== undefined && !secretPaths.includes(`${STACK_CONFIG.prefix}tlsKey`)
+      ? [problem("tlsKey", (k) => `must be a secret: set it with \`pulumi config set --secret ${k("tlsKey")} < key.pem\` (got plain text)`)]
+      : [];
+  return [...unknown, ...misplacedSecrets, ...plainKey];
+}
+
+/** The Args in a map of full keys: `wsenv:app` is `app`. */
+export function argsFromConfigMap(config: Record<string, unknown>): RawWsenvConfig {
+  const value = (key: (typeof CONFIG_KEYS)[number]) => config[`${STACK_CONFIG.prefix}${key}`];
+  return { balancer: value("balancer"), app: value("app"), secretEnv: value("secretEnv"), tlsKey: value("tlsKey") };
+}
+
+/**
+ * The spec of a stack config read offline (`npm run render`, the pull-request report): the stack
+ * config's own problems and the schema's, every one at once, keys under `wsenv:`. The TLS key is checked
+ * against the certificate where it can be read (it is `[secret]` in a stack file read offline).
  */
 export function specFromConfigMap(config: Record<string, unknown>, secretPaths: string[] = []): WsenvSpec {
-  const unknown = Object.keys(config)
-    .filter((key) => key.startsWith(`${NAMESPACE}:`) && !(CONFIG_KEYS as readonly string[]).includes(key.slice(NAMESPACE.length + 1)))
-    .sort()
-    .map((key) => `${key}: is not a known key; wsenv reads ${CONFIG_KEYS.map((k) => `${NAMESPACE}:${k}`).join(", ")}`);
-  const misplacedSecrets = secretPaths
-    .filter((p) => p.startsWith(`${NAMESPACE}:`) && p !== SECRETS_KEY && !p.startsWith(`${SECRETS_KEY}.`) && p !== TLS_KEY)
-    .sort()
-    .map((p) => `${p}: must be plain text, not a secret (secure:); only ${SECRETS_KEY} and ${TLS_KEY} hold secrets, so that a review sees what will run`);
-  // A private key in plain text would sit in the stack file, readable by everyone who reads the repository.
-  if (config[TLS_KEY] !== undefined && !secretPaths.includes(TLS_KEY)) {
-    misplacedSecrets.push(`${TLS_KEY}: must be a secret: set it with \`pulumi config set --secret ${TLS_KEY} < key.pem\` (got plain text)`);
-  }
-  const raw: RawWsenvConfig = {
-    balancer: config[`${NAMESPACE}:balancer`],
-    app: config[`${NAMESPACE}:app`],
-    secretEnv: config[SECRETS_KEY],
-    tlsKey: config[TLS_KEY],
-  };
-  const problems = [...unknown, ...misplacedSecrets];
+  const problems = stackConfigProblems(config, secretPaths);
+  const raw = argsFromConfigMap(config);
   let spec: WsenvSpec | undefined;
   try {
     spec = parseWsenvConfig(raw);
+    if (spec.balancer.tls && typeof raw.tlsKey === "string" && raw.tlsKey !== MASKED) checkTlsKey(spec.balancer.tls.certificate, raw.tlsKey);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  // The key is plain text here when the program runs (the engine decrypted it), masked in an offline render.
-  const tlsKey = config[TLS_KEY];
-  if (spec?.balancer.tls && typeof tlsKey === "string" && tlsKey !== MASKED) {
-    try {
-      checkTlsKey(spec.balancer.tls.certificate, tlsKey, STACK_CONFIG_KEYS);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-    }
-  }
-  if (problems.length > 0 || !spec) throw new ConfigError(problems);
+  if (problems.length > 0 || !spec) throw new ConfigError(problems, STACK_CONFIG.subject, STACK_CONFIG.prefix);
   return spec;
 }
 

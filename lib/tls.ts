@@ -1,7 +1,7 @@
 import { X509Certificate, createHash, createPrivateKey } from "crypto";
-import { base64Lines } from "./balancerApply";
+import { ConfigError, problem } from "./errors";
 import { NGINX_IMAGE_LAYOUT, NginxLayout } from "./presets";
-import { ConfigError, KeyPrefix } from "./schema";
+import { base64Lines } from "./stdinLines";
 
 /**
  * The balancer's certificate and key: checked before anything is declared, delivered to the running
@@ -13,16 +13,15 @@ import { ConfigError, KeyPrefix } from "./schema";
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** The key is a PEM private key and belongs to the certificate; the message never shows the key. */
-export function checkTlsKey(certificate: string, key: string, keys: KeyPrefix): void {
-  const where = `${keys.prefix}tlsKey`;
+export function checkTlsKey(certificate: string, key: string): void {
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch {
-    throw new ConfigError([`${where}: must be a PEM private key (-----BEGIN PRIVATE KEY-----) (got a secret that is not)`], keys.subject);
+    throw new ConfigError([problem("tlsKey", "must be a PEM private key (-----BEGIN PRIVATE KEY-----) (got a secret that is not)")]);
   }
   if (!new X509Certificate(certificate).checkPrivateKey(privateKey)) {
-    throw new ConfigError([`${where}: is not the key of ${keys.prefix}balancer.tls.certificate (got a secret that belongs to another certificate)`], keys.subject);
+    throw new ConfigError([problem("tlsKey", (k) => `is not the key of ${k("balancer.tls.certificate")} (got a secret that belongs to another certificate)`)]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { BALANCER_CAPABILITIES, STACK_PRESETS } from "../lib/presets";
+import { BALANCER_CAPABILITIES, STACK_PRESETS, stackOfContextDir } from "../lib/presets";
 
 /**
  * The policy pack's rules as plain functions of a resource's type, URN and inputs, so each is tested
@@ -24,6 +24,8 @@ const CONTAINER = "docker:index/container:Container";
 const isContainer = (r: Resource) => r.type === CONTAINER;
 /** The balancer's container is the one inside a BalancerNode (the URN lists the parents' types). */
 const isBalancer = (r: Resource) => isContainer(r) && r.urn.includes("wsenv:index:BalancerNode$");
+/** An app node's container is the one inside an AppServerNode. */
+const isAppNode = (r: Resource) => isContainer(r) && r.urn.includes("wsenv:index:AppServerNode$");
 const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);
 
 /** A reference with a tag or a digest that is not `latest`; an image id (sha256:...) is pinned too. */
@@ -33,7 +35,16 @@ function pinned(image: string): boolean {
   return tag !== undefined && tag !== "latest";
 }
 
-const APP_CAPABILITIES = new Set(Object.values(STACK_PRESETS).flatMap((p) => p.capabilities));
+/** A node's environment variable, from its `envs` list (`NAME=value`). */
+const envOf = (r: Resource, name: string) =>
+  (Array.isArray(r.props.envs) ? (r.props.envs as unknown[]) : []).find((e): e is string => typeof e === "string" && e.startsWith(`${name}=`))?.slice(name.length + 1);
+
+/** The capabilities a wsenv container may add: the balancer's, or its own stack's (known from where it deploys the app). */
+function allowedCapabilities(r: Resource): { allowed: string[] } | { unknownStack: true } {
+  if (isBalancer(r)) return { allowed: BALANCER_CAPABILITIES };
+  const stack = stackOfContextDir(envOf(r, "WSENV_CONTEXT_DIR") ?? "");
+  return stack ? { allowed: STACK_PRESETS[stack].capabilities } : { unknownStack: true };
+}
 
 export const RULES: Rule[] = [
   {
@@ -97,17 +108,16 @@ export const RULES: Rule[] = [
   },
   {
     name: "capabilities-within-stack",
-    description: "Containers drop every capability and add back only their stack's own list.",
+    description: "wsenv's containers drop every capability and add back only their own stack's list (the balancer: nginx's).",
     enforcementLevel: "mandatory",
     check: (r) => {
-      if (!isContainer(r)) return [];
+      if (!isBalancer(r) && !isAppNode(r)) return [];
       const caps = (r.props.capabilities ?? {}) as { drops?: string[]; adds?: string[] };
-      const allowed = isBalancer(r) ? new Set(BALANCER_CAPABILITIES) : APP_CAPABILITIES;
-      const extra = (caps.adds ?? []).filter((c) => !allowed.has(c));
-      return [
-        ...(caps.drops?.includes("ALL") ? [] : ["keeps Docker's default capabilities: drop ALL and add back only what its server needs"]),
-        ...(extra.length > 0 ? [`adds ${extra.join(", ")}, beyond its stack's list (${[...allowed].join(", ") || "none"}): remove them`] : []),
-      ];
+      const drops = caps.drops?.includes("ALL") ? [] : ["keeps Docker's default capabilities: drop ALL and add back only what its server needs"];
+      const allowed = allowedCapabilities(r);
+      if ("unknownStack" in allowed) return [...drops, "does not say which stack it runs (no WSENV_CONTEXT_DIR of a stack's preset in its envs): the rule cannot tell which capabilities it may add"];
+      const extra = (caps.adds ?? []).filter((c) => !allowed.allowed.includes(c));
+      return [...drops, ...(extra.length > 0 ? [`adds ${extra.join(", ")}, beyond its stack's list (${allowed.allowed.join(", ") || "none"}): remove them`] : [])];
     },
   },
 ];

@@ -1,7 +1,7 @@
 // `npm run docs`: writes the config reference generated from the schema into README.md and Pulumi.yaml.
 import * as fs from "fs";
 import * as path from "path";
-import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../lib/configDocs";
+import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "./configDocs";
 
 const root = path.resolve(__dirname, "..");
 for (const [file, begin, end, body] of [

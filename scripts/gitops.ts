@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Rendered, StackReport, commentBody, touchedStacks, upSummary } from "../lib/gitops";
+import { Rendered, StackReport, commentBody, touchedStacks, upSummary } from "./gitopsReport";
 import { listStacks } from "../lib/stackConfig";
 
 const projectDir = process.cwd();

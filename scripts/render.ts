@@ -5,8 +5,8 @@
 import { prepareAppBuild } from "../lib/appSource";
 import { planEnvironment } from "../lib/plan";
 import { environmentPrefix, secretEnvDigest } from "../lib/naming";
-import { ConfigError, STACK_CONFIG_KEYS } from "../lib/schema";
-import { PROGRAM_ENVIRONMENT, readStackConfigFile, specFromConfigMap } from "../lib/stackConfig";
+import { ConfigError } from "../lib/errors";
+import { PROGRAM_ENVIRONMENT, STACK_CONFIG, readStackConfigFile, specFromConfigMap } from "../lib/stackConfig";
 
 async function main(argv: string[]): Promise<number> {
   const at = argv.indexOf("--stack");
@@ -21,12 +21,12 @@ async function main(argv: string[]): Promise<number> {
     const file = readStackConfigFile(projectDir, stack);
     const spec = specFromConfigMap(file.config, file.secretPaths);
     const prefix = environmentPrefix(PROGRAM_ENVIRONMENT, stack);
-    const build = await prepareAppBuild(spec.app, { projectDir, prefix, keys: STACK_CONFIG_KEYS });
+    const build = await prepareAppBuild(spec.app, { projectDir, prefix });
     const { files } = planEnvironment({ prefix, stack }, spec, build, secretEnvDigest(stack, spec.secretEnv)).balancer;
     process.stdout.write(argv.includes("--json") ? `${JSON.stringify({ nginxConf: files.nginxConf, snippet: files.snippet })}\n` : files.nginxConf);
     return 0;
   } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : `render failed: ${(err as Error).message}`}\n`);
+    process.stderr.write(`${err instanceof ConfigError ? err.under(STACK_CONFIG.prefix, STACK_CONFIG.subject).message : `render failed: ${(err as Error).message}`}\n`);
     return 2;
   }
 }

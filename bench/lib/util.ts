@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { eventually, freePort } from "../../test/support/e2e";
+import { eventually, freePort } from "../../harness/net";
 
 export const BENCH_DIR = path.resolve(__dirname, "..");
 export const PROJECT_DIR = path.resolve(BENCH_DIR, "..");

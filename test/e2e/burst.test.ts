@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, stageApp } from "../support/e2e";
-import { EngineStack, deployStack } from "../support/engine";
+import { EngineStack, deployStack } from "../../harness/engine";
 
 // A connection burst against a rough app (fixtures/burst-app: one thread, an accept backlog of 8, a
 // blocking handshake) through the balancer: the kernel drops SYNs and resends them after 1 s, which the

@@ -3,7 +3,7 @@ import * as path from "path";
 import { chromium } from "playwright-core";
 import { parse as parseYaml } from "yaml";
 import { ChatClient, PROJECT_DIR, containerProcesses, describeWithEngine, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, Run, changes } from "../support/engine";
+import { EngineStack, Run, changes } from "../../harness/engine";
 
 // The reference scenario on the real engine: the shipped e2e stack's config (Pulumi.e2e.yaml) up, the chat
 // page through the balancer, sockets through /ws/, two browser tabs, idle sockets past nginx's 60 s

@@ -1,5 +1,5 @@
 import { ChatClient, LOCAL_IMAGES, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, changes, deployStack } from "../support/engine";
+import { EngineStack, changes, deployStack } from "../../harness/engine";
 
 // app.nodes: 3 on the real engine: without stickiness every node gets traffic; with it, a client's
 // requests and reconnects stay on one node. Checked from the app's own answers (X-Wsenv-Node, welcome).

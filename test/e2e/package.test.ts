@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, changes } from "../support/engine";
+import { EngineStack, changes } from "../../harness/engine";
 
 /**
  * The library as a user gets it: `npm pack` of this repository, installed into a new Pulumi project in a
@@ -18,23 +18,21 @@ const PACKAGE_JSON = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "wsenv";
 
-const config = new pulumi.Config();
-const ports = config.requireObject<{ chat: number; admin: number }>("ports");
-const images = config.requireObject<{ nginx: string; php: string }>("images");
-
-const chat = new Environment("chat", {
-  app: { stack: "apache-php", image: images.php, nodes: 2, source: "./chat", wsCommand: "php server.php" },
-  balancer: { port: ports.chat, listenAddress: "127.0.0.1", image: images.nginx, websocketPaths: ["/ws/"], workerConnections: 4096 },
-  secretEnv: { DB_PASSWORD: config.requireSecret("dbPassword") },
-});
-const admin = new Environment("admin", {
-  app: { stack: "apache-php", image: images.php, source: "./chat" },
-  balancer: { port: ports.admin, listenAddress: "127.0.0.1", image: images.nginx, workerConnections: 4096 },
-});
-export const chatUrl = chat.url;
-export const chatWsUrl = chat.wsUrl;
-export const adminUrl = admin.url;
-export const chatNodes = chat.nodes;
+export = async () => {
+  const config = new pulumi.Config();
+  const ports = config.requireObject<{ chat: number; admin: number }>("ports");
+  const images = config.requireObject<{ nginx: string; php: string }>("images");
+  const chat = await Environment.create("chat", {
+    app: { stack: "apache-php", image: images.php, nodes: 2, source: "./chat", wsCommand: "php server.php" },
+    balancer: { port: ports.chat, listenAddress: "127.0.0.1", image: images.nginx, websocketPaths: ["/ws/"], workerConnections: 4096 },
+    secretEnv: { DB_PASSWORD: config.requireSecret("dbPassword") },
+  });
+  const admin = await Environment.create("admin", {
+    app: { stack: "apache-php", image: images.php, source: "./chat" },
+    balancer: { port: ports.admin, listenAddress: "127.0.0.1", image: images.nginx, workerConnections: 4096 },
+  });
+  return { chatUrl: chat.url, chatWsUrl: chat.wsUrl, adminUrl: admin.url, chatNodes: chat.nodes };
+};
 `;
 
 function sh(command: string, args: string[], cwd: string): string {

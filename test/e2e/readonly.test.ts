@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import { ChatClient, LOCAL_IMAGES, containerProcesses, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, deployStack } from "../support/engine";
+import { EngineStack, deployStack } from "../../harness/engine";
 
 // app.readOnly: the reference chat (Apache+PHP and its socket server) on nodes whose root filesystem is
 // read-only, the stack's run-time paths as tmpfs.

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, leftovers, stageApp } from "../support/e2e";
-import { EngineStack, Run, changes } from "../support/engine";
+import { EngineStack, Run, changes } from "../../harness/engine";
 import { LiveTraffic, TrafficReport } from "../support/load";
 
 // Every kind of change `pulumi up` reconciles, on the real engine, each applied while WebSockets are open
@@ -38,6 +38,8 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
       "wsenv:app": { stack: "apache-php", image: LOCAL_IMAGES.php, wsCommand: "php server.php", source: path.relative(PROJECT_DIR, chat), ...app },
     });
   const url = () => `http://127.0.0.1:${port}/`;
+  /** A node container's resource name: its index, not its Docker name (which carries the revision). */
+  const containerOf = (dockerName: string) => `wsenv-node-${dockerName.split("-").pop()}-container`;
   const appImages = () => spawnSync("docker", ["images", "--format", "{{.Repository}}:{{.Tag}}", `${PREFIX}app`], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
   const appNodes = () => spawnSync("docker", ["ps", "--format", "{{.Names}}", "--filter", `name=${PREFIX}app-`], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).sort();
 
@@ -117,7 +119,7 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     const { up, traffic } = await underLoad("node memory and restart policy", () => {
       app = { ...app, memoryMb: 384, restart: "always" };
     });
-    expect(changes(EngineStack.ok(up)).sort()).toEqual(nodes.map((n) => `update docker:index/container:Container ${n}-container`).sort());
+    expect(changes(EngineStack.ok(up)).sort()).toEqual(nodes.map((n) => `update docker:index/container:Container ${containerOf(n)}`).sort());
     expect(appNodes().map((n) => inspect(n, "{{.Id}}"))).toEqual(ids);
     for (const node of nodes) {
       expect(inspect(node, "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.RestartPolicy.Name}}")).toBe(`${384 * 1024 * 1024} ${384 * 1024 * 1024} always`);
@@ -150,7 +152,7 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     const added = appNodes().filter((n) => !before.includes(n));
     expect(added).toHaveLength(1);
     // In this order: the node (created only once healthy), then the reload that adds it.
-    expect(changes(EngineStack.ok(up))).toEqual([`create docker:index/container:Container ${added[0]}-container`, "update command:local:Command wsenv-balancer-config"]);
+    expect(changes(EngineStack.ok(up))).toEqual([`create docker:index/container:Container ${containerOf(added[0])}`, "update command:local:Command wsenv-balancer-config"]);
     expect([traffic.closes, traffic.httpFailed]).toEqual([{}, 0]);
     await eventually(async () => (await httpGet(url())).headers["x-wsenv-node"] === added[0], 20_000, 50);
   });
@@ -163,7 +165,7 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     const removed = before.filter((n) => !appNodes().includes(n));
     expect(removed).toHaveLength(1);
     // In this order: the reload without the node, then its deletion.
-    expect(changes(EngineStack.ok(up))).toEqual(["update command:local:Command wsenv-balancer-config", `delete docker:index/container:Container ${removed[0]}-container`]);
+    expect(changes(EngineStack.ok(up))).toEqual(["update command:local:Command wsenv-balancer-config", `delete docker:index/container:Container ${containerOf(removed[0])}`]);
     const live = phaseTraffic.get("scale down")!;
     expect(live.tracked.filter((t) => t.node !== removed[0] && t.closedWith !== null).map((t) => t.node)).toEqual([]);
     const onRemoved = live.tracked.slice(0, SOCKETS).filter((t) => t.node === removed[0]);
@@ -180,7 +182,16 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     const { up, traffic } = await underLoad("rolling deploy", () => {
       fs.appendFileSync(path.join(chat, "index.php"), "\n<!-- version 2 -->\n");
     });
-    EngineStack.ok(up);
+    // Each node is replaced beside itself: the new containers first, then the reload onto them, then the
+    // old ones deleted, last.
+    const steps = changes(EngineStack.ok(up));
+    const at = (step: string) => steps.indexOf(step);
+    const reload = at("update command:local:Command wsenv-balancer-config");
+    for (const node of before.map(containerOf)) {
+      expect(at(`create-replacement docker:index/container:Container ${node}`)).toBeGreaterThanOrEqual(0);
+      expect(at(`create-replacement docker:index/container:Container ${node}`)).toBeLessThan(reload);
+      expect(at(`delete-replaced docker:index/container:Container ${node}`)).toBeGreaterThan(reload);
+    }
     // A new image for the new content; the old one goes with the last node that ran it.
     expect(appImages()).toEqual([expect.stringMatching(new RegExp(`^${PREFIX}app:`))]);
     expect(appImages()).not.toContain(imageBefore);
@@ -200,10 +211,11 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     app = { ...app, env: { ...(app.env as object), FEATURE: "interrupted" } };
     await write();
     const interrupt = new AbortController();
-    // Ctrl-C as soon as the engine starts creating the first node of the new revision.
+    // Ctrl-C as soon as the engine starts creating the first node of the new revision (the replacement of
+    // a node: created beside the old one, which is deleted last).
     const interrupted = await stack.up({
       signal: interrupt.signal,
-      onStep: (step) => step.op === "create" && step.type === "docker:index/container:Container" && interrupt.abort(),
+      onStep: (step) => step.op === "create-replacement" && step.type === "docker:index/container:Container" && interrupt.abort(),
     });
     expect(interrupt.signal.aborted).toBe(true);
     expect(interrupted.ok).toBe(false);
@@ -244,7 +256,7 @@ describeWithEngine("reconciling on every up, under live traffic", () => {
     // when it loaded its config, so the balancer reloads when the node came back under another address
     // (Docker often hands out the freed one again: then there is nothing to reload).
     const moved = inspect(other, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}") !== address;
-    expect(changes(up)).toEqual([`create docker:index/container:Container ${other}-container`, ...(moved ? ["update command:local:Command wsenv-balancer-config"] : [])]);
+    expect(changes(up)).toEqual([`create docker:index/container:Container ${containerOf(other)}`, ...(moved ? ["update command:local:Command wsenv-balancer-config"] : [])]);
     expect(appNodes()).toContain(other);
     await eventually(async () => (await httpGet(url())).headers["x-wsenv-node"] === other, 20_000, 50);
   });

@@ -2,7 +2,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import { LOCAL_IMAGES, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, changes } from "../support/engine";
+import { EngineStack, changes } from "../../harness/engine";
 
 // A workstation deploying to an engine elsewhere: every Docker call, the balancer's config step included,
 // must go through DOCKER_HOST, with no file of this machine mounted into a container. The engine here is

@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import { listStacks, readStackConfigFile, specFromConfigMap } from "../../lib/stackConfig";
 import { LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, changes, deployStack } from "../support/engine";
+import { EngineStack, changes, deployStack } from "../../harness/engine";
 
 // Every stack this repository ships (Pulumi.<stack>.yaml), on the real engine: up, then a preview that
 // must find nothing to change and an up that changes nothing. A value Docker reports back differently from

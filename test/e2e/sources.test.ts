@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tar from "tar";
 import { ChatClient, LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, freePort, httpGet, leftovers } from "../support/e2e";
-import { EngineStack, changes } from "../support/engine";
+import { EngineStack, changes } from "../../harness/engine";
 
 // The chat app deployed from each kind of source, into ROOT and into a named context, on the real engine.
 const STACK = "e2e-sources";

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import WebSocket from "ws";
 import { LOCAL_IMAGES, containerProcesses, describeWithEngine, freePort, httpGet, leftovers, stageApp } from "../support/e2e";
-import { EngineStack, Run, deployStack } from "../support/engine";
+import { EngineStack, Run, deployStack } from "../../harness/engine";
 
 // The node and tomcat presets on the real engine, each through the balancer: the app in its preset's
 // directory, started by the preset's command, HTTP and WebSockets on the same port. (apache-php is what

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { chromium } from "playwright-core";
 import { LOCAL_IMAGES, PROJECT_DIR, describeWithEngine, eventually, freePort, httpGet, httpsGet, leftovers } from "../support/e2e";
-import { EngineStack, Run, changes } from "../support/engine";
+import { EngineStack, Run, changes } from "../../harness/engine";
 import { LiveTraffic } from "../support/load";
 
 // HTTPS and wss:// on the balancer with the test CA's certificates (test/fixtures/tls): the chat in a

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { COMMENT_MARKER } from "../../lib/gitops";
+import { COMMENT_MARKER } from "../../scripts/gitopsReport";
 
 /**
  * The GitOps scripts on a repository of their own: a copy of what rendering needs, committed as the base,

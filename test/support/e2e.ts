@@ -1,15 +1,12 @@
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as http from "http";
-import * as https from "https";
-import * as net from "net";
-import * as path from "path";
 import WebSocket from "ws";
 import { currentToolchain } from "../../scripts/toolchainPlan";
 
 /** Helpers for the end-to-end suite: what it needs on this machine, and clients for what it deploys. */
 
-export const PROJECT_DIR = path.resolve(__dirname, "../..");
+export { PROJECT_DIR, stageApp } from "../../harness/apps";
+export { HttpAnswer, eventually, freePort, httpGet, httpsGet } from "../../harness/net";
+
 /** The local stand-ins the e2e stacks run on (test/images; `npm run images` builds them). */
 export const LOCAL_IMAGES = {
   nginx: "wsenv-test/nginx:bookworm",
@@ -45,81 +42,6 @@ export function describeWithEngine(name: string, body: () => void): void {
   }
   console.warn(`\n*** SKIPPED e2e "${name}": ${missing}. ***\n`);
   describe.skip(name, body);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * A copy of an app folder of this repository (`apps/chat-php`, `test/e2e/fixtures/node-app`) inside the
- * project's ignored .wsenv/, as a folder source must be, for a test that changes it or adds to it; with
- * `withWs`, the project's `ws` copied into its node_modules (containers here cannot install from the
- * registry). The caller removes it.
- */
-export function stageApp(folder: string, opts: { withWs?: boolean } = {}): string {
-  fs.mkdirSync(path.join(PROJECT_DIR, ".wsenv"), { recursive: true });
-  const app = fs.mkdtempSync(path.join(PROJECT_DIR, ".wsenv", `${path.basename(folder)}-`));
-  fs.cpSync(path.join(PROJECT_DIR, folder), app, { recursive: true });
-  if (opts.withWs) fs.cpSync(path.join(PROJECT_DIR, "node_modules/ws"), path.join(app, "node_modules/ws"), { recursive: true });
-  return app;
-}
-
-export interface HttpAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** GET over HTTPS trusting `ca` only; also says which certificate the server presented. */
-export function httpsGet(url: string, ca: string, timeoutMs = 10_000): Promise<HttpAnswer & { certificateFingerprint: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, agent: false, timeout: timeoutMs }, (res) => {
-      const certificateFingerprint = (res.socket as import("tls").TLSSocket).getPeerCertificate().fingerprint256;
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, certificateFingerprint }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-  });
-}
-
-export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-  });
-}
-
-/** Polls until `check` resolves truthy, or fails after `timeoutMs` with the last error. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`not reached within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
 }
 
 /** A chat client: every JSON message it received, and a way to wait for one. */

@@ -98,10 +98,11 @@ export async function runProgram(config: Record<string, unknown>, stack = "dev",
         }
         return undefined;
       });
-      // Loaded inside the stack, as the language host does; the named exports are the stack outputs. What it
-      // throws while loading is the run's failure (the SDK would end the process with it).
+      // Loaded inside the stack, as the language host does: the named exports, or what an exported (async)
+      // function returns, are the stack outputs. What it throws is the run's failure.
       try {
-        return { ...require(programPath) } as Record<string, unknown>;
+        const exported = require(programPath) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
+        return { ...(typeof exported === "function" ? await exported() : exported) } as Record<string, unknown>;
       } catch (err) {
         failure = err;
         return {};

@@ -5,7 +5,9 @@ import * as path from "path";
 import * as tar from "tar";
 import * as zlib from "zlib";
 import { prepareAppBuild } from "../../lib/appSource";
-import { ConfigError, STACK_CONFIG_KEYS, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError } from "../../lib/errors";
+import { parseWsenvConfig } from "../../lib/schema";
+import { STACK_CONFIG } from "../../lib/stackConfig";
 
 // Hostile archives, built byte by byte here (no archiver would write most of them). Each test stages into
 // its own project folder beside a folder "outside" that nothing may ever touch.
@@ -100,7 +102,9 @@ const links = () =>
 describe.each(FORMATS)("a $format source", ({ file, bytes }) => {
   const stageArchive = (members: Member[]) => {
     fs.writeFileSync(path.join(project, file), bytes(members));
-    return prepareAppBuild(parseWsenvConfig({ app: { source: `./${file}` } }).app, { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
+    return prepareAppBuild(parseWsenvConfig({ app: { source: `./${file}` } }).app, { projectDir: project, prefix: "wsenv-t" }).catch((err) => {
+      throw err instanceof ConfigError ? err.under(STACK_CONFIG.prefix, STACK_CONFIG.subject) : err;
+    });
   };
   const refusal = async (members: Member[]): Promise<string> => {
     const err = await stageArchive(members).then(
@@ -199,7 +203,9 @@ describe.each(FORMATS)("a $format source", ({ file, bytes }) => {
 test("a tar hard link to a file of the archive is deployed as a copy; one to anything else is refused", async () => {
   const stageTar = (members: Member[]) => {
     fs.writeFileSync(path.join(project, "app.tar.gz"), tarGzBytes(members));
-    return prepareAppBuild(parseWsenvConfig({ app: { source: "./app.tar.gz" } }).app, { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
+    return prepareAppBuild(parseWsenvConfig({ app: { source: "./app.tar.gz" } }).app, { projectDir: project, prefix: "wsenv-t" }).catch((err) => {
+      throw err instanceof ConfigError ? err.under(STACK_CONFIG.prefix, STACK_CONFIG.subject) : err;
+    });
   };
   await stageTar([{ name: "a.php", data: "a" }, { name: "b.php", hardlink: "a.php" }]);
   expect(fs.readFileSync(path.join(appDir(), "b.php"), "utf8")).toBe("a");

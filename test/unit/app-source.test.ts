@@ -7,7 +7,9 @@ import * as path from "path";
 import * as tar from "tar";
 import { SUPERVISOR_SCRIPT } from "../../lib/appImage";
 import { hashTree, prepareAppBuild } from "../../lib/appSource";
-import { ConfigError, STACK_CONFIG_KEYS, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError } from "../../lib/errors";
+import { parseWsenvConfig } from "../../lib/schema";
+import { STACK_CONFIG } from "../../lib/stackConfig";
 
 // Each test stages into its own project folder, so nothing here touches the repository's .wsenv/.
 let project: string;
@@ -47,7 +49,11 @@ afterEach(() => {
 });
 
 const appSpec = (app: Record<string, unknown>) => parseWsenvConfig({ app }).app;
-const stage = (app: Record<string, unknown>) => prepareAppBuild(appSpec(app), { projectDir: project, prefix: "wsenv-t", keys: STACK_CONFIG_KEYS });
+// Problems shown as the stack config names them, as the program and `npm run render` show them.
+const asStackConfig = (err: unknown) => {
+  throw err instanceof ConfigError ? err.under(STACK_CONFIG.prefix, STACK_CONFIG.subject) : err;
+};
+const stage = (app: Record<string, unknown>) => prepareAppBuild(appSpec(app), { projectDir: project, prefix: "wsenv-t" }).catch(asStackConfig);
 const listed = (dir: string) => execFileSync("find", [".", "-type", "f"], { cwd: dir, encoding: "utf8" }).trim().split("\n").sort();
 const appDir = (contextDir: string) => path.join(project, contextDir, "app");
 
@@ -75,7 +81,7 @@ async function tarGzOfSite(): Promise<Buffer> {
 
 describe("the project folder itself as the source", () => {
   test.each([".", "./", "site/.."])("%s is refused with a message naming the key, not a copy error", async (source) => {
-    await expect(stage({ source })).rejects.toThrow(/wsenv:app\.source: must be a folder inside the project, not the project folder itself \(got "[^"]+"\); put the app in a subfolder/);
+    await expect(stage({ source })).rejects.toThrow(/wsenv:app\.source: must be a folder inside the project or beside it, not the project folder or one that holds it \(got "[^"]+"\); put the app in a subfolder/);
   });
 });
 
@@ -301,7 +307,7 @@ describe("credentials in a source URL are never shown", () => {
       try {
         parseWsenvConfig({ app });
       } catch (err) {
-        return (err as ConfigError).problems.join("\n");
+        return (err as ConfigError).lines("wsenv:").join("\n");
       }
       throw new Error("parsed");
     };

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ArgKey, CHANGE, ON_CHANGE } from "../../lib/configDocs";
+import { ArgKey, CHANGE, ON_CHANGE } from "../../scripts/configDocs";
 import { ProgramRun, Registration, runProgram } from "../support/programUnderMocks";
 
 /**
@@ -48,6 +48,7 @@ const CHANGED: Partial<Record<ArgKey, unknown>> = {
   "app.nodes": 3,
   "app.allowLocalGit": true,
   "app.allowPrivateNetwork": true,
+  "app.sourceRoot": "..",
   "app.context": "chat",
   "app.httpPort": 8081,
   "app.wsPort": 8001,
@@ -88,7 +89,7 @@ function observedEffect(before: ProgramRun, after: ProgramRun): string {
   if (now.length !== was.length) return now.filter((n) => was.includes(n)).length === Math.min(was.length, now.length) ? CHANGE.nodeCount : "nodes renamed and recounted";
   if (now.every((n) => !was.includes(n))) return CHANGE.rollNodes;
   const [balancerWas, balancerNow] = [balancer(before).inputs, balancer(after).inputs];
-  // The keys the Docker provider replaces a container for (the e2e runner's replace rules name them).
+  // The keys the Docker provider replaces a container for (the engine shows it: reconcile.test.ts).
   if (["image", "ports", "ulimits"].some((k) => json(balancerWas[k]) !== json(balancerNow[k]))) return CHANGE.replaceBalancer;
   if (json(balancerWas) !== json(balancerNow) || json(nodes(before).map((n) => n.inputs)) !== json(nodes(after).map((n) => n.inputs))) return CHANGE.inPlace;
   if (json(config(before).inputs.stdin) !== json(config(after).inputs.stdin)) return CHANGE.reload;

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, configKeyDocs, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../../lib/configDocs";
+import { ARGS_FILE, README_BEGIN, README_END, YAML_BEGIN, YAML_END, configKeyDocs, renderEnvironmentArgs, renderMarkdownReference, renderYamlReference, replaceBetween } from "../../scripts/configDocs";
 
 const root = path.resolve(__dirname, "../..");
 const read = (file: string) => fs.readFileSync(path.join(root, file), "utf8");

@@ -1,4 +1,5 @@
 import * as path from "path";
+import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import type { AppArgs, BalancerArgs } from "../../components";
 import { appSchema, balancerSchema } from "../../lib/schema";
@@ -12,10 +13,10 @@ const runTwo = () => runProgram(secretConfig, "dev", ["wsenv:dbPassword"], { pro
 const DOCKER_OBJECTS = ["docker:index/network:Network", "docker:index/container:Container", "docker:index/image:Image"];
 const dockerNames = (regs: Registration[]) => regs.filter((r) => DOCKER_OBJECTS.includes(r.type)).map((r) => String(r.inputs.name ?? r.inputs.imageName));
 
-// The Args are the schema's input type (app.env widened to Inputs): one source of truth, checked by tsc.
+// The Args are the schema's input type, every value widened to an Input: one source of truth, checked by tsc.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const balancerArgsAreTheSchema: Same<BalancerArgs, z.input<typeof balancerSchema>> = true;
-const appArgsAreTheSchema: Same<Omit<AppArgs, "env">, Omit<z.input<typeof appSchema>, "env">> = true;
+const balancerArgsAreTheSchema: Same<pulumi.Unwrap<BalancerArgs>, z.input<typeof balancerSchema>> = true;
+const appArgsAreTheSchema: Same<pulumi.Unwrap<AppArgs>, z.input<typeof appSchema>> = true;
 
 describe("Environment as a library component", () => {
   jest.setTimeout(60_000);
@@ -37,11 +38,31 @@ describe("Environment as a library component", () => {
     expect((outputs.chatNodes as unknown[]).length).toBe(2);
   });
 
-  test("every child is named from its component and parented to it", async () => {
+  test("every child is named <name>-<role>[-<i>] and parented to its component; revisions are only in Docker names", async () => {
     const { registrations } = await runTwo();
-    for (const r of registrations.filter((reg) => reg.parent === "chat")) expect(r.name).toMatch(/^chat-/);
-    for (const r of registrations.filter((reg) => reg.parent === "admin")) expect(r.name).toMatch(/^admin-/);
+    expect(registrations.filter((r) => r.parent === "chat").map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+      [
+        "docker:index/network:Network chat-network",
+        "wsenv:index:AppImage chat-app",
+        "wsenv:index:AppServerNode chat-node-0",
+        "wsenv:index:AppServerNode chat-node-1",
+        "wsenv:index:BalancerNode chat-balancer",
+      ].sort(),
+    );
+    for (const r of registrations.filter((reg) => reg.parent === "admin")) expect(r.name).toMatch(/^admin-(network|app|node-0|balancer)$/);
     expect(registrations.filter((r) => r.parent === "").map((r) => r.name).sort()).toEqual(["admin", "chat"]);
+    for (const r of registrations.filter((reg) => reg.parent === "chat-node-0")) expect(r.name).toBe("chat-node-0-container");
+  });
+
+  test("a node keeps its old name, its Docker name, as an alias, so a stack deployed before the rename is not replaced", async () => {
+    const { registrations } = await runTwo();
+    const node = registrations.find((r) => r.name === "chat-node-1")!;
+    const container = registrations.find((r) => r.name === "chat-node-1-container")!;
+    expect(node.aliases).toHaveLength(1);
+    // The alias's name is an Output (the revision can wait for a secret); it is the container's Docker name.
+    const aliasName = await new Promise((resolve) => (node.aliases![0] as { name: pulumi.Output<string> }).name.apply(resolve));
+    expect(String(container.inputs.name)).toMatch(/^chat-dev-app-[0-9a-f]{8}-1$/);
+    expect(aliasName).toBe(container.inputs.name);
   });
 
   test("a secretEnv Input reaches the nodes as a secret, and an env Input as its value", async () => {
@@ -66,7 +87,7 @@ describe("Environment as a library component", () => {
 });
 
 describe("Environment Args checks", () => {
-  test("bad Args fail in the constructor with every problem and its key path, before anything registers", async () => {
+  test("bad Args fail Environment.create with every problem and its key path, before anything registers", async () => {
     const run = await runProgram({}, "dev", [], { program: path.join(__dirname, "fixtures", "bad-environment") });
     expect(run.registrations).toEqual([]);
     const message = run.error?.message ?? "";

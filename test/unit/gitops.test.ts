@@ -1,4 +1,4 @@
-import { COMMENT_MARKER, StackReport, commentBody, touchedStacks, upSummary } from "../../lib/gitops";
+import { COMMENT_MARKER, StackReport, commentBody, touchedStacks, upSummary } from "../../scripts/gitopsReport";
 
 describe("touched stacks", () => {
   const stacks = ["dev", "prod"];

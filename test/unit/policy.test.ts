@@ -47,7 +47,7 @@ describe("the policy pack's rules", () => {
     expect(violations(resources(withTls.registrations), "advisory")).toEqual([]);
   });
 
-  const node = () => dev.find((r) => r.type === "docker:index/container:Container" && r.urn.includes("-app-"))!;
+  const node = () => dev.find((r) => r.type === "docker:index/container:Container" && r.urn.includes("wsenv:index:AppServerNode$"))!;
   const breaking: [string, (r: Resource) => Resource, RegExp][] = [
     ["no-privileged-container", (r) => ({ ...r, props: { ...r.props, privileged: true } }), /runs privileged/],
     ["no-host-network", (r) => ({ ...r, props: { ...r.props, networkMode: "host" } }), /joins the host network/],
@@ -61,9 +61,21 @@ describe("the policy pack's rules", () => {
     ["capabilities-within-stack", (r) => ({ ...r, props: { ...r.props, capabilities: { adds: [] } } }), /drop ALL/],
   ];
 
+  test("a node may add only its own stack's capabilities, not another stack's", async () => {
+    const { config } = readStackConfigFile(path.resolve(__dirname, "../.."), "dev");
+    const nodeStack = resources((await runProgram({ ...config, "wsenv:app": { source: "./apps/chat-php", stack: "node" } })).registrations);
+    const nodeContainer = nodeStack.find((r) => r.type === "docker:index/container:Container" && r.urn.includes("wsenv:index:AppServerNode$"))!;
+    expect(violations(nodeStack, "mandatory")).toEqual([]);
+    // CAP_KILL is on the apache-php stack's list, not on the node stack's (which has none).
+    const broken = { ...nodeContainer, props: { ...nodeContainer.props, capabilities: { drops: ["ALL"], adds: ["CAP_KILL"] } } };
+    expect(violations(nodeStack.map((r) => (r === nodeContainer ? broken : r)), "mandatory")).toEqual([
+      expect.stringMatching(/^capabilities-within-stack wsenv-node-0-container: adds CAP_KILL, beyond its stack's list \(none\)/),
+    ]);
+  });
+
   test.each(breaking)("a node that breaks %s is reported by that rule alone, naming the node (%#)", (rule, breakIt, message) => {
     const broken = breakIt(node());
     const found = violations(dev.map((r) => (r === node() ? broken : r)), "mandatory");
-    expect(found).toEqual([expect.stringMatching(new RegExp(`^${rule} wsenv-dev-app-[0-9a-f]{8}-0-container: .*${message.source}`))]);
+    expect(found).toEqual([expect.stringMatching(new RegExp(`^${rule} wsenv-node-0-container: .*${message.source}`))]);
   });
 });

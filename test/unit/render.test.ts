@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { BalancerConfigInput, STICKY_COOKIE, WS_PATH_HEADER, renderBalancerFiles, renderNginxConf } from "../../lib/nginx";
 import { durationSeconds } from "../../lib/grammar";
-import { ConfigError, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError } from "../../lib/errors";
+import { parseWsenvConfig } from "../../lib/schema";
 import { Directive, findAll, parseNginx, shape } from "../support/nginxParse";
 
 const nodeHosts = ["wsenv-dev-app-0123abcd-0", "wsenv-dev-app-0123abcd-1", "wsenv-dev-app-0123abcd-2"];
@@ -159,12 +160,26 @@ describe("no config value can inject nginx directives", () => {
     fc.constantFrom("/ws/; return 200 x;", "/ws/ { }", "1h; allow all", "10m\ninclude /etc/passwd", "/$host/", "1h#", "/ws/'"),
   );
   const stringFields = ["websocketTimeout", "clientMaxBodySize", "drainTimeout", "connectTimeout", "failTimeout", "healthPath", "workerProcesses"] as const;
+  // Values each field's grammar accepts, mixed in so that the accepted side is tried too.
+  const duration = fc.tuple(fc.integer({ min: 1, max: 99999 }), fc.constantFrom("ms", "s", "m", "h", "d")).map(([n, unit]) => `${n}${unit}`);
+  const segment = fc.string({ unit: fc.constantFrom("a", "z", "0", "9", "-", "_", "~", "."), minLength: 1, maxLength: 8 }).filter((p) => p !== "." && p !== "..");
+  const urlPath = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => `/${parts.join("/")}/`);
+  const VALID: Record<(typeof stringFields)[number], fc.Arbitrary<string>> = {
+    websocketTimeout: duration,
+    clientMaxBodySize: fc.tuple(fc.integer({ min: 0, max: 99999 }), fc.constantFrom("", "k", "K", "m", "M", "g", "G")).map(([n, unit]) => `${n}${unit}`),
+    drainTimeout: duration,
+    connectTimeout: duration,
+    failTimeout: duration,
+    healthPath: urlPath,
+    workerProcesses: fc.constant("auto"),
+  };
 
-  function tryInput(balancer: Record<string, unknown>): BalancerConfigInput | null {
+  /** The input, or the problems the schema found with these balancer values (keys as the Args name them). */
+  function tryInput(balancer: Record<string, unknown>): { input: BalancerConfigInput } | { problems: string[] } {
     try {
-      return input(balancer);
+      return { input: input(balancer) };
     } catch (err) {
-      if (err instanceof ConfigError) return null;
+      if (err instanceof ConfigError) return { problems: err.lines() };
       throw err;
     }
   }
@@ -172,42 +187,68 @@ describe("no config value can inject nginx directives", () => {
   const reference = shape(render());
   const allArgs = (tree: Directive[]): string[] => tree.flatMap((d) => [...d.args, ...allArgs(d.block ?? [])]);
 
-  test.each(stringFields)("an arbitrary %s is rejected or lands as exactly one argument", (field) => {
+  /**
+   * Both ways: an accepted value must land as `lands` says; a rejected one must be rejected for itself,
+   * by a problem naming `key` alone. And the values tried must include both, or the property proved
+   * only one side.
+   */
+  function bothWays<T>(values: fc.Arbitrary<T>, key: (value: T) => RegExp, balancer: (value: T) => Record<string, unknown>, lands: (accepted: BalancerConfigInput, value: T) => void, numRuns: number) {
+    const seen = { accepted: 0, rejected: 0 };
     fc.assert(
-      fc.property(hostile, (value) => {
-        const accepted = tryInput({ [field]: value });
-        if (!accepted) return;
+      fc.property(values, (value) => {
+        const result = tryInput(balancer(value));
+        if ("input" in result) {
+          seen.accepted++;
+          lands(result.input, value);
+        } else {
+          seen.rejected++;
+          expect(result.problems.length).toBeGreaterThan(0);
+          for (const line of result.problems) expect(line).toMatch(key(value));
+        }
+      }),
+      { numRuns },
+    );
+    expect(seen.accepted).toBeGreaterThan(0);
+    expect(seen.rejected).toBeGreaterThan(0);
+  }
+
+  test.each(stringFields)("an arbitrary %s is rejected, naming it, or lands as exactly one argument", (field) => {
+    bothWays(
+      fc.oneof(hostile, VALID[field]),
+      () => new RegExp(`^balancer\\.${field}: `),
+      (value) => ({ [field]: value }),
+      (accepted, value) => {
         const tree = parseNginx(renderNginxConf(accepted));
         expect(shape(tree)).toEqual(reference);
         // Whole, as one argument of its own or as the value of one (`fail_timeout=10s`).
         expect(allArgs(tree).some((arg) => arg === value || arg.endsWith(`=${value}`))).toBe(true);
-      }),
-      { numRuns: 300 },
+      },
+      300,
     );
   });
 
-  test("arbitrary websocket paths are rejected or each becomes exactly one location", () => {
-    fc.assert(
-      fc.property(fc.array(hostile, { minLength: 1, maxLength: 3 }), (paths) => {
-        const accepted = tryInput({ websocketPaths: paths });
-        if (!accepted) return;
+  test("arbitrary websocket paths are rejected, naming the path, or each becomes exactly one location", () => {
+    bothWays(
+      fc.array(fc.oneof(hostile, urlPath), { minLength: 1, maxLength: 3 }),
+      () => /^balancer\.websocketPaths\[\d\]: /,
+      (paths) => ({ websocketPaths: paths }),
+      (accepted, paths) => {
         const tree = parseNginx(renderNginxConf(accepted));
         const safe = parseNginx(renderNginxConf(input({ websocketPaths: paths.map((_, i) => `/p${i}/`) })));
         expect(shape(tree)).toEqual(shape(safe));
         expect(locations(tree).map((l) => l.args)).toEqual([["=", "/_wsenv/health"], ...paths.map((p) => [p]), ["/"]]);
-      }),
-      { numRuns: 300 },
+      },
+      300,
     );
   });
 
-  test("a snippet of any text stays in the snippet file", () => {
-    fc.assert(
-      fc.property(hostile, (snippet) => {
-        const accepted = tryInput({ snippet });
-        if (!accepted) return;
-        expect(shape(parseNginx(renderNginxConf(accepted)))).toEqual(reference);
-      }),
-      { numRuns: 200 },
+  test("a snippet of any text stays in the snippet file; one with a NUL is refused, naming it", () => {
+    bothWays(
+      fc.oneof(hostile, fc.string({ maxLength: 12 }).map((text) => `${text}\0`)),
+      () => /^balancer\.snippet: must not contain a NUL character/,
+      (snippet) => ({ snippet }),
+      (accepted) => expect(shape(parseNginx(renderNginxConf(accepted)))).toEqual(reference),
+      200,
     );
   });
 });

@@ -1,4 +1,6 @@
-import { ConfigError, RawWsenvConfig, classifySource, parseWsenvConfig } from "../../lib/schema";
+import { ConfigError } from "../../lib/errors";
+import { RawWsenvConfig, parseWsenvConfig } from "../../lib/schema";
+import { classifySource } from "../../lib/sourceKind";
 import { specFromConfigMap } from "../../lib/stackConfig";
 
 const app = { source: "./apps/chat-php" };
@@ -7,7 +9,7 @@ function problemsOf(raw: RawWsenvConfig): string[] {
   try {
     parseWsenvConfig(raw);
   } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
+    if (err instanceof ConfigError) return err.lines("wsenv:");
     throw err;
   }
   throw new Error("expected the config to be rejected");
@@ -182,7 +184,7 @@ describe("secrets only where secrets belong", () => {
       specFromConfigMap(config, paths);
       throw new Error("expected a ConfigError");
     } catch (err) {
-      expect((err as ConfigError).problems).toEqual([
+      expect((err as ConfigError).lines()).toEqual([
         "wsenv:app.env.MODE: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
         "wsenv:app.wsCommand: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",
         "wsenv:balancer.snippet: must be plain text, not a secret (secure:); only wsenv:secretEnv and wsenv:tlsKey hold secrets, so that a review sees what will run",

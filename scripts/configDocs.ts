@@ -1,10 +1,28 @@
 import { z } from "zod";
-import { appSchema, balancerSchema, tlsSchema } from "./schema";
+import { appSchema, balancerSchema, tlsSchema } from "../lib/schema";
 
 /**
- * The config reference, generated from the schema (its descriptions and defaults), so README.md and
- * Pulumi.yaml cannot drift from what the program accepts. `npm run docs` writes both; a test checks them.
+ * The config reference and the component's Args, generated from the schema through `z.toJSONSchema`
+ * (its types, defaults and descriptions), so README.md, Pulumi.yaml and components/environmentArgs.ts
+ * cannot drift from what the program accepts. `npm run docs` writes all three; a test checks them.
  */
+
+/** A JSON Schema as `z.toJSONSchema` writes it: the parts these renderings read. */
+interface JsonSchema {
+  type?: "string" | "integer" | "number" | "boolean" | "array" | "object";
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  required?: string[];
+  default?: unknown;
+  description?: string;
+}
+
+/** The Args' JSON Schema, as a caller writes them: defaults filled in are optional (`io: "input"`). */
+const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input" }) as JsonSchema;
 
 export interface ConfigKeyDoc {
   key: string;
@@ -13,54 +31,33 @@ export interface ConfigKeyDoc {
   description: string;
 }
 
-function typeOf(schema: z.ZodType): string {
-  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType; entries?: Record<string, string>; options?: z.ZodType[]; values?: unknown[]; checks?: unknown[] } }).def;
-  switch (def.type) {
-    case "default":
-    case "optional":
-      return typeOf(def.innerType!);
-    case "number":
-      return "integer";
-    case "array":
-      return `list of ${typeOf(def.element!)}`;
-    case "enum":
-      return Object.values(def.entries!).join(" \\| ");
-    case "union":
-      return def.options!.map(typeOf).join(" or ");
-    case "literal":
-      return def.values!.map((v) => JSON.stringify(v)).join(" or ");
-    case "record":
-      return "map of string";
-    default:
-      return def.type;
-  }
+/** A type in words, for the reference tables. */
+function typeInWords(schema: JsonSchema): string {
+  if (schema.enum) return schema.enum.join(" \\| ");
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.anyOf) return schema.anyOf.map(typeInWords).join(" or ");
+  if (schema.type === "array") return `list of ${typeInWords(schema.items!)}`;
+  if (schema.type === "object") return schema.properties ? "object" : "map of string";
+  return schema.type ?? "any";
 }
 
-function defaultOf(schema: z.ZodType): string {
-  const def = (schema as unknown as { def: { type: string; defaultValue?: unknown } }).def;
-  if (def.type === "default") return JSON.stringify(def.defaultValue);
-  return def.type === "optional" ? "(see description)" : "(required)";
+function defaultInWords(key: string, schema: JsonSchema, parent: JsonSchema): string {
+  if (schema.default !== undefined) return JSON.stringify(schema.default);
+  if (parent.required?.includes(key)) return "(required)";
+  return schema.properties ? "(not set)" : "(see description)";
 }
 
-/** The object schema inside an optional or defaulted key, if it is one (`balancer.tls`). */
-function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
-  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } }).def;
-  if (def.type === "optional" || def.type === "default") return objectShape(def.innerType!);
-  return def.type === "object" ? def.shape : undefined;
-}
-
-function rows(namespace: string, shape: Record<string, z.ZodType>): ConfigKeyDoc[] {
-  return Object.entries(shape).flatMap(([key, schema]) => {
-    const nested = objectShape(schema);
-    const row = { key: `${namespace}.${key}`, type: nested ? "object" : typeOf(schema), default: nested ? "(not set)" : defaultOf(schema), description: schema.description ?? "" };
-    return [row, ...(nested ? rows(row.key, nested) : [])];
+function rows(namespace: string, schema: JsonSchema): ConfigKeyDoc[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([key, property]) => {
+    const row = { key: `${namespace}.${key}`, type: typeInWords(property), default: defaultInWords(key, property, schema), description: property.description ?? "" };
+    return [row, ...(property.properties ? rows(row.key, property) : [])];
   });
 }
 
 export function configKeyDocs(): ConfigKeyDoc[] {
   return [
-    ...rows("wsenv:balancer", balancerSchema.shape as unknown as Record<string, z.ZodType>),
-    ...rows("wsenv:app", appSchema.shape as unknown as Record<string, z.ZodType>),
+    ...rows("wsenv:balancer", jsonSchema(balancerSchema)),
+    ...rows("wsenv:app", jsonSchema(appSchema)),
     {
       key: "wsenv:secretEnv",
       type: "map of string (secret)",
@@ -154,6 +151,7 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
   "app.image": CHANGE.rollNodes,
   "app.nodes": CHANGE.nodeCount,
   "app.source": CHANGE.rollNodes,
+  "app.sourceRoot": CHANGE.fetchRules,
   "app.ref": CHANGE.rollNodes,
   "app.allowLocalGit": CHANGE.fetchRules,
   "app.allowPrivateNetwork": CHANGE.fetchRules,
@@ -172,44 +170,31 @@ export const ON_CHANGE: Record<ArgKey, (typeof CHANGE)[keyof typeof CHANGE]> = {
 
 export const ARGS_FILE = "components/environmentArgs.ts";
 
-function tsTypeOf(schema: z.ZodType, inputValue = false): string {
-  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; element?: z.ZodType; entries?: Record<string, string>; options?: z.ZodType[]; values?: unknown[] } }).def;
-  switch (def.type) {
-    case "default":
-    case "optional":
-      return tsTypeOf(def.innerType!, inputValue);
-    case "array":
-      return `${tsTypeOf(def.element!)}[]`;
-    case "enum":
-      return Object.values(def.entries!).map((v) => JSON.stringify(v)).join(" | ");
-    case "union":
-      return def.options!.map((o) => tsTypeOf(o)).join(" | ");
-    case "literal":
-      return def.values!.map((v) => JSON.stringify(v)).join(" | ");
-    case "record":
-      return inputValue ? "Record<string, pulumi.Input<string>>" : "Record<string, string>";
-    default:
-      return def.type;
-  }
+/** A type in TypeScript, every value an Input (a Pulumi output or promise, or a plain value). */
+function tsType(schema: JsonSchema): string {
+  if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(" | ");
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.anyOf) return schema.anyOf.map(tsType).join(" | ");
+  if (schema.type === "array") return `pulumi.Input<${tsType(schema.items!)}>[]`;
+  if (schema.type === "object") return `Record<string, pulumi.Input<${tsType(schema.additionalProperties as JsonSchema)}>>`;
+  return schema.type === "integer" ? "number" : schema.type!;
 }
 
 /** Interface names of object-valued keys: `balancer.tls` is `TlsArgs`. */
 const nestedName = (key: string) => `${key[0].toUpperCase()}${key.slice(1)}Args`;
 
-function argMembers(namespace: string, shape: Record<string, z.ZodType>, inputs: string[]): string[] {
-  return Object.entries(shape).flatMap(([key, schema]) => {
-    const nested = objectShape(schema);
-    const def = nested ? "(not set)" : defaultOf(schema);
-    const optional = def !== "(required)";
-    const input = inputs.includes(key);
+function argMembers(namespace: string, schema: JsonSchema): string[] {
+  return Object.entries(schema.properties ?? {}).flatMap(([key, property]) => {
+    const def = defaultInWords(key, property, schema);
+    const required = def === "(required)";
+    const type = property.properties ? nestedName(key) : tsType(property);
     return [
       "  /**",
-      `   * ${schema.description ?? ""}`,
+      `   * ${property.description ?? ""}`,
       "   *",
-      `   * Default: ${def === "(required)" ? "none, required" : def === "(see description)" ? "see above" : def === "(not set)" ? "not set" : `\`${def}\``}. A change ${ON_CHANGE[`${namespace}.${key}` as ArgKey]}.`,
-      ...(input ? ["   * Values may be Pulumi Inputs (resolved before any node is declared); names are plain."] : []),
+      `   * Default: ${required ? "none, required" : def === "(see description)" ? "see above" : def === "(not set)" ? "not set" : `\`${def}\``}. A change ${ON_CHANGE[`${namespace}.${key}` as ArgKey]}.`,
       "   */",
-      `  ${key}${optional ? "?" : ""}: ${nested ? nestedName(key) : tsTypeOf(schema, input)};`,
+      `  ${key}${required ? "" : "?"}: pulumi.Input<${type}>;`,
     ];
   });
 }
@@ -221,30 +206,31 @@ export function renderEnvironmentArgs(): string {
     "// types, defaults and descriptions are the stack config's: one schema validates both.",
     'import type * as pulumi from "@pulumi/pulumi";',
     "",
-    "// Values are plain, not Inputs, except app.env, secretEnv and tlsKey: they decide which resources exist",
-    "// and what the generated config says, and are checked before any resource is declared.",
+    "// Every value may be an Input. `Environment.create` waits for them before it declares anything (they",
+    "// decide which resources exist and what the balancer's config says), except secretEnv, tlsKey and the",
+    "// values of app.env, which may stay unknown in a preview: what depends on them shows as unknown.",
     "",
     "/** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */",
     "export interface TlsArgs {",
-    ...argMembers("balancer.tls", tlsSchema.shape as unknown as Record<string, z.ZodType>, []),
+    ...argMembers("balancer.tls", jsonSchema(tlsSchema)),
     "}",
     "",
     "/** The NGINX balancer node in front of the app nodes, and its generated config. */",
     "export interface BalancerArgs {",
-    ...argMembers("balancer", balancerSchema.shape as unknown as Record<string, z.ZodType>, []),
+    ...argMembers("balancer", jsonSchema(balancerSchema)),
     "}",
     "",
     "/** The app server nodes and the application deployed into them. */",
     "export interface AppArgs {",
-    ...argMembers("app", appSchema.shape as unknown as Record<string, z.ZodType>, ["env"]),
+    ...argMembers("app", jsonSchema(appSchema)),
     "}",
     "",
     "/** Arguments of `Environment`: the stack config's keys, `wsenv:` left off. */",
     "export interface EnvironmentArgs {",
     "  /** The app server nodes and the application. Required: at least `source`. */",
-    "  app: AppArgs;",
+    "  app: pulumi.Input<AppArgs>;",
     "  /** The balancer. Default: every key's own default. */",
-    "  balancer?: BalancerArgs;",
+    "  balancer?: pulumi.Input<BalancerArgs>;",
     "  /**",
     "   * Secret environment for every node, e.g. `{ DB_PASSWORD: config.requireSecret(\"dbPassword\") }`. Wrapped",
     "   * in a Pulumi secret whether or not it is one, so no value appears in plaintext in the state or a diff.",

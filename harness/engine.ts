@@ -4,8 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import { CommandError, EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify } from "yaml";
-import { currentToolchain, toolchainEnv } from "../../scripts/toolchainPlan";
-import { PROJECT_DIR } from "./e2e";
+import { currentToolchain, toolchainEnv } from "../scripts/toolchainPlan";
+import { PROJECT_DIR } from "./apps";
 
 /**
  * Stacks on the real Pulumi engine, driven through the Automation API: the toolchain's CLI (`npm run
@@ -129,9 +129,9 @@ export class EngineStack {
    * The CLI itself on this stack, for what the Automation API does not offer (such as `--refresh=false`):
    * its exit status, output and time (no steps: the CLI prints them for a person).
    */
-  cli(args: string[]): Promise<Run> {
+  cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     const started = Date.now();
-    const child = spawn(path.join(TOOLCHAIN.dir, "bin", "pulumi"), [...args, "--stack", this.name, "--non-interactive"], { cwd: this.projectDir, env: this.env });
+    const child = spawn(path.join(TOOLCHAIN.dir, "bin", "pulumi"), [...args, "--stack", this.name, "--non-interactive"], { cwd: this.projectDir, env: { ...this.env, ...env } });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
