@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Environment, EnvironmentArgs, resolveEnvironment } from "./components";
+import { Environment, EnvironmentArgs, asRunError, resolveEnvironment } from "./components";
 import { ConfigError, Problem } from "./lib/errors";
 import { NAMESPACE, PROGRAM_ENVIRONMENT, STACK_CONFIG, argsFromConfigMap, stackConfigProblems } from "./lib/stackConfig";
 
@@ -27,8 +27,7 @@ export = async () => {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  // RunError: the engine shows its message alone, without the program's stack trace.
-  if (problems.length > 0 || !resolved) throw new pulumi.RunError(new ConfigError(problems, STACK_CONFIG.subject, STACK_CONFIG.prefix).message);
+  if (problems.length > 0 || !resolved) throw asRunError(new ConfigError(problems, STACK_CONFIG.subject, STACK_CONFIG.prefix));
 
   const env = new Environment(PROGRAM_ENVIRONMENT, resolved);
   return {

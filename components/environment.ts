@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { withoutPromiseStacks } from "../lib/promiseStacks";
-import { ResolvedEnvironment, resolveEnvironment } from "./resolveEnvironment";
+import { ConfigError } from "../lib/errors";
+import { ResolvedEnvironment, asRunError, resolveEnvironment } from "./resolveEnvironment";
 import { AppImage } from "./appImage";
 import { AppServerNode } from "./appServerNode";
 import { BalancerNode } from "./balancerNode";
@@ -47,11 +48,17 @@ export class Environment extends pulumi.ComponentResource {
 
   /**
    * Resolves the Args (see {@link resolveEnvironment}: relative sources resolve against the program's
-   * folder), then declares the environment. Bad Args reject with a `ConfigError` naming every problem,
-   * before any resource exists.
+   * folder), then declares the environment. Bad Args reject, before any resource exists, with a
+   * `pulumi.RunError` naming every problem (its `cause` is the `ConfigError`), which fails the program with
+   * the problems alone. A program that reads the Args from elsewhere and wants the problems named its own
+   * way calls `resolveEnvironment` and `new Environment` itself (this repository's `index.ts` does).
    */
   static async create(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions): Promise<Environment> {
-    return new Environment(name, await resolveEnvironment(name, args, { projectDir: process.cwd(), stack: pulumi.getStack() }), opts);
+    try {
+      return new Environment(name, await resolveEnvironment(name, args, { projectDir: process.cwd(), stack: pulumi.getStack() }), opts);
+    } catch (err) {
+      throw err instanceof ConfigError ? asRunError(err) : err;
+    }
   }
 
   /** Declares an environment already resolved; {@link Environment.create} does both. */
@@ -99,8 +106,10 @@ export class Environment extends pulumi.ComponentResource {
             readOnlyTmpfs: plan.app.readOnlyTmpfs,
           },
           // Nodes were named by their Docker name, revision included, until wsenv 0.1: the alias keeps
-          // such a stack's nodes (and, through their names, their containers) where they are.
-          { parent: this, aliases: [{ name: known(node.name) }] },
+          // such a stack's nodes (and, through their names, their containers) where they are. The SDK
+          // cannot alias children by a name that is not known, so a preview still waiting for a secret
+          // declares none (the up, where the secret is known, has it).
+          { parent: this, aliases: pending ? [] : [{ name: node.name }] },
         ),
     );
 
@@ -130,4 +139,4 @@ export class Environment extends pulumi.ComponentResource {
   }
 }
 
-export { resolveEnvironment };
+export { asRunError, resolveEnvironment };

@@ -35,16 +35,20 @@ export interface Run {
   outputs: Record<string, unknown>;
   /** The engine's diagnostics and the CLI's error output (a failure's messages are here). */
   messages: string;
+  /** The engine's error and warning diagnostics alone, each as the engine reported it. */
+  diagnostics: string[];
+  /** What policy packs reported: `<level> <policy> <resource name>: <message>`. */
+  policies: string[];
   ms: number;
 }
 
 /**
  * The steps that changed a Docker object or ran a command, as `op type name`: neither `same` nor the reads
- * of a refresh, and not the components (wsenv:index:*) and stack that only group them.
+ * of a refresh, and not the components (wsenv:index:*), the stack and the default providers.
  */
 export const changes = (run: Pick<Run, "steps">): string[] =>
   run.steps
-    .filter((s) => !["same", "refresh", "read"].includes(s.op) && !s.type.startsWith("wsenv:") && s.type !== "pulumi:pulumi:Stack")
+    .filter((s) => !["same", "refresh", "read"].includes(s.op) && !s.type.startsWith("wsenv:") && !s.type.startsWith("pulumi:"))
     .map((s) => `${s.op} ${s.type} ${s.name}`);
 
 /** The stack file's config from plain values: objects as structured config, as a person would write it. */
@@ -108,13 +112,13 @@ export class EngineStack {
    * `pulumi up`; a failure is returned (ok false, its messages), not thrown. `onStep` sees each step as the
    * engine begins it; `signal` sends the CLI SIGINT, as Ctrl-C does.
    */
-  up(opts: { signal?: AbortSignal; onStep?: (step: Step) => void } = {}): Promise<Run> {
-    return this.run((onEvent) => this.stack.up({ onEvent, color: "never", signal: opts.signal }), opts.onStep);
+  up(opts: { signal?: AbortSignal; onStep?: (step: Step) => void; policyPacks?: string[] } = {}): Promise<Run> {
+    return this.run((onEvent) => this.stack.up({ onEvent, color: "never", signal: opts.signal, policyPacks: opts.policyPacks }), opts.onStep);
   }
 
-  /** `pulumi preview`; with `expectNoChanges`, any change fails it. */
-  preview(opts: { expectNoChanges?: boolean } = {}): Promise<Run> {
-    return this.run((onEvent) => this.stack.preview({ onEvent, color: "never", expectNoChanges: opts.expectNoChanges }));
+  /** `pulumi preview`; with `expectNoChanges`, any change fails it; `policyPacks` are folders of packs. */
+  preview(opts: { expectNoChanges?: boolean; policyPacks?: string[] } = {}): Promise<Run> {
+    return this.run((onEvent) => this.stack.preview({ onEvent, color: "never", expectNoChanges: opts.expectNoChanges, policyPacks: opts.policyPacks }));
   }
 
   refresh(opts: { expectNoChanges?: boolean } = {}): Promise<Run> {
@@ -135,7 +139,7 @@ export class EngineStack {
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
-    return new Promise((resolve) => child.on("close", (code) => resolve({ ok: code === 0, steps: [], outputs: {}, messages: output, ms: Date.now() - started })));
+    return new Promise((resolve) => child.on("close", (code) => resolve({ ok: code === 0, steps: [], outputs: {}, messages: output, diagnostics: [], policies: [], ms: Date.now() - started })));
   }
 
   /** Fails the test with the engine's messages unless the run succeeded. */
@@ -147,6 +151,17 @@ export class EngineStack {
   /** `pulumi stack export`: the checkpoint, pending operations included. */
   async exportState(): Promise<{ resources?: { urn: string; type: string }[]; pending_operations?: unknown[] }> {
     return (await this.stack.exportStack()).deployment as { resources?: { urn: string; type: string }[]; pending_operations?: unknown[] };
+  }
+
+  /**
+   * The checkpoint as the backend stores it (secrets as ciphertext), unlike {@link exportState}, which the
+   * Automation API exports with `--show-secrets`.
+   */
+  storedState(): string {
+    const stacks = path.join(this.home, "state", ".pulumi", "stacks");
+    const files = fs.readdirSync(stacks, { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f) === `${this.name}.json`);
+    if (files.length !== 1) throw new Error(`expected one checkpoint of ${this.name} under ${stacks}, found ${files.length}`);
+    return fs.readFileSync(path.join(stacks, files[0]), "utf8");
   }
 
   /** Destroys what is left, removes the stack, its file and its temp folder. */
@@ -166,6 +181,7 @@ export class EngineStack {
   ): Promise<Run> {
     const steps: Step[] = [];
     const diagnostics: string[] = [];
+    const policies: string[] = [];
     const onEvent = (event: EngineEvent) => {
       const meta = event.resourcePreEvent?.metadata;
       if (meta) {
@@ -173,16 +189,22 @@ export class EngineStack {
         steps.push(step);
         onStep?.(step);
       }
+      // A refresh knows what differs only when it is done (its outputs event, as an update, says so).
+      const done = event.resOutputsEvent?.metadata;
+      const begun = done && [...steps].reverse().find((s) => s.name === done.urn.split("::").pop());
+      if (done?.diffs?.length && begun?.op === "refresh") begun.diffs = [...done.diffs].sort();
       if (event.diagnosticEvent && ["error", "warning"].includes(event.diagnosticEvent.severity)) diagnostics.push(event.diagnosticEvent.message);
+      const policy = event.policyEvent;
+      if (policy) policies.push(`${policy.enforcementLevel} ${policy.policyName} ${policy.resourceUrn?.split("::").pop() ?? "(stack)"}: ${policy.message.trim()}`);
     };
     const started = Date.now();
     try {
       const result = await operation(onEvent);
       const outputs = Object.fromEntries(Object.entries(result.outputs ?? {}).map(([key, output]) => [key, output.value]));
-      return { ok: true, steps, outputs, messages: [...diagnostics, result.stderr].join("\n"), ms: Date.now() - started };
+      return { ok: true, steps, outputs, messages: [...diagnostics, result.stderr].join("\n"), diagnostics, policies, ms: Date.now() - started };
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
-      return { ok: false, steps, outputs: {}, messages: [...diagnostics, err.message].join("\n"), ms: Date.now() - started };
+      return { ok: false, steps, outputs: {}, messages: [...diagnostics, err.message].join("\n"), diagnostics, policies, ms: Date.now() - started };
     }
   }
 }

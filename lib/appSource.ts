@@ -166,6 +166,23 @@ function fetchFolder(source: Extract<AppSource, { kind: "folder" }>, app: AppSpe
   return source.path;
 }
 
+/**
+ * Sets every staged folder to 0755 and file to 0755 or 0644 by its executable bit, as hashTree sees it.
+ * The provider's build digest includes every permission bit, so without this the same app checked out
+ * under another umask (git's archives are 0664, most clones 0644) would rebuild the image; and the
+ * node's server user can read what it serves, whoever owned the source.
+ */
+function normalizeModes(root: string): void {
+  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+    const at = path.join(root, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) {
+      fs.chmodSync(at, 0o755);
+      normalizeModes(at);
+    } else fs.chmodSync(at, fs.statSync(at).mode & 0o111 ? 0o755 : 0o644);
+  }
+}
+
 /** sha256 over every entry's relative path, kind, executable bit and bytes, in sorted order. */
 export function hashTree(root: string): string {
   const hash = createHash("sha256");
@@ -234,6 +251,7 @@ export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promi
           ? await fetchArchive(source, app, opts.projectDir, appDir)
           : await fetchGit(source, app, appDir);
 
+    normalizeModes(appDir);
     fs.writeFileSync(path.join(absolute, "Dockerfile"), renderDockerfile(app));
     fs.writeFileSync(path.join(absolute, "wsenv-supervise"), SUPERVISOR_SCRIPT, { mode: 0o755 });
     fs.chmodSync(path.join(absolute, "wsenv-supervise"), 0o755);

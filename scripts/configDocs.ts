@@ -1,28 +1,12 @@
-import { z } from "zod";
-import { appSchema, balancerSchema, tlsSchema } from "../lib/schema";
+import { ARGS_JSON_SCHEMA, JsonSchema } from "../lib/argsJsonSchema";
+import type { appSchema, balancerSchema, tlsSchema } from "../lib/schema";
 
 /**
- * The config reference and the component's Args, generated from the schema through `z.toJSONSchema`
- * (its types, defaults and descriptions), so README.md, Pulumi.yaml and components/environmentArgs.ts
- * cannot drift from what the program accepts. `npm run docs` writes all three; a test checks them.
+ * The config reference and the component's Args, generated from the schema through its JSON Schema
+ * (lib/argsJsonSchema.ts: types, defaults and descriptions), so README.md, Pulumi.yaml and
+ * components/environmentArgs.ts cannot drift from what the program accepts. `npm run docs` writes all
+ * three; a test checks them.
  */
-
-/** A JSON Schema as `z.toJSONSchema` writes it: the parts these renderings read. */
-interface JsonSchema {
-  type?: "string" | "integer" | "number" | "boolean" | "array" | "object";
-  enum?: unknown[];
-  const?: unknown;
-  anyOf?: JsonSchema[];
-  items?: JsonSchema;
-  properties?: Record<string, JsonSchema>;
-  additionalProperties?: JsonSchema | boolean;
-  required?: string[];
-  default?: unknown;
-  description?: string;
-}
-
-/** The Args' JSON Schema, as a caller writes them: defaults filled in are optional (`io: "input"`). */
-const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: "input" }) as JsonSchema;
 
 export interface ConfigKeyDoc {
   key: string;
@@ -56,8 +40,8 @@ function rows(namespace: string, schema: JsonSchema): ConfigKeyDoc[] {
 
 export function configKeyDocs(): ConfigKeyDoc[] {
   return [
-    ...rows("wsenv:balancer", jsonSchema(balancerSchema)),
-    ...rows("wsenv:app", jsonSchema(appSchema)),
+    ...rows("wsenv:balancer", ARGS_JSON_SCHEMA.balancer),
+    ...rows("wsenv:app", ARGS_JSON_SCHEMA.app),
     {
       key: "wsenv:secretEnv",
       type: "map of string (secret)",
@@ -212,17 +196,17 @@ export function renderEnvironmentArgs(): string {
     "",
     "/** `balancer.tls`: HTTPS and wss:// on the balancer with your certificate; the key is the `tlsKey` Arg. */",
     "export interface TlsArgs {",
-    ...argMembers("balancer.tls", jsonSchema(tlsSchema)),
+    ...argMembers("balancer.tls", ARGS_JSON_SCHEMA.tls),
     "}",
     "",
     "/** The NGINX balancer node in front of the app nodes, and its generated config. */",
     "export interface BalancerArgs {",
-    ...argMembers("balancer", jsonSchema(balancerSchema)),
+    ...argMembers("balancer", ARGS_JSON_SCHEMA.balancer),
     "}",
     "",
     "/** The app server nodes and the application deployed into them. */",
     "export interface AppArgs {",
-    ...argMembers("app", jsonSchema(appSchema)),
+    ...argMembers("app", ARGS_JSON_SCHEMA.app),
     "}",
     "",
     "/** Arguments of `Environment`: the stack config's keys, `wsenv:` left off. */",

@@ -5,7 +5,7 @@
  */
 
 /** Files that are the program: a change to one may change what every stack deploys. */
-const PROGRAM_FILES = [/^index\.ts$/, /^components\//, /^lib\//, /^apps\//, /^package(-lock)?\.json$/, /^Pulumi\.yaml$/, /^tsconfig\.json$/];
+const PROGRAM_FILES = [/^index\.ts$/, /^components\//, /^lib\//, /^policy\//, /^apps\//, /^package(-lock)?\.json$/, /^Pulumi\.yaml$/, /^tsconfig\.json$/];
 const STACK_FILE = /^Pulumi\.(.+)\.ya?ml$/;
 
 /**

@@ -16,7 +16,7 @@ const SDK = "github.com/pulumi/pulumi/sdk/v3";
 const BRIDGE = "github.com/pulumi/pulumi-terraform-bridge/v3";
 
 /** The YAML language host (Pulumi YAML programs): served by the Go module proxy, built with `go install`. */
-export const YAML_HOST = { module: "github.com/pulumi/pulumi-yaml", version: "v1.25.0" } as const;
+export const YAML_HOST = { module: "github.com/pulumi/pulumi-yaml", version: "v1.38.3" } as const;
 
 /**
  * Bumped whenever a build step in scripts/toolchain.ts changes what it produces, so that a cached

@@ -116,6 +116,19 @@ describe("deploying the application", () => {
     expect((await stage({ source: "./site" })).contentHash).not.toBe(edited);
   });
 
+  test("the context's modes are 0755 and 0644 whatever the source's, so another umask is the same build", async () => {
+    const first = await stage({ source: "./site" });
+    const modes = () => execFileSync("find", [".", "-printf", "%m %p\\n"], { cwd: appDir(first.contextDir), encoding: "utf8" }).trim().split("\n").sort();
+    const before = modes();
+    expect(before).toEqual(["644 ./css/app.css", "644 ./index.php", "755 .", "755 ./css"]);
+    fs.chmodSync(path.join(project, "site/index.php"), 0o664);
+    fs.chmodSync(path.join(project, "site/css/app.css"), 0o600);
+    fs.chmodSync(path.join(project, "site/css"), 0o775);
+    const again = await stage({ source: "./site" });
+    expect(modes()).toEqual(before);
+    expect(again.contentHash).toBe(first.contentHash);
+  });
+
   test("from a .tar.gz served over HTTP, unwrapping a single top-level folder", async () => {
     fs.renameSync(path.join(project, "site"), path.join(project, "chat-1.0"));
     const archive = path.join(project, "chat.tar.gz");
@@ -189,8 +202,51 @@ describe("deploying the application", () => {
 describe("what a source may read", () => {
   test("a folder outside the project is refused, by relative or absolute path", async () => {
     for (const source of [path.relative(project, outside), outside]) {
-      await expect(stage({ source })).rejects.toThrow(`wsenv:app.source: folder ${source} is outside the project folder ${project} (it is ${outside}); the app must be inside it`);
+      await expect(stage({ source })).rejects.toThrow(
+        `wsenv:app.source: folder ${source} is outside the project folder ${project} (it is ${outside}); the app must be inside it, or set wsenv:app.sourceRoot to a folder that holds both (such as ..)`,
+      );
     }
+  });
+
+  describe("a monorepo: the Pulumi project in infra/, the app beside it in app/", () => {
+    let repo: string;
+    let infra: string;
+    beforeEach(() => {
+      repo = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-monorepo-"));
+      infra = path.join(repo, "infra");
+      fs.mkdirSync(infra);
+      fs.cpSync(path.join(project, "site"), path.join(repo, "app"), { recursive: true });
+    });
+    afterEach(() => fs.rmSync(repo, { recursive: true, force: true }));
+    const stageIn = (app: Record<string, unknown>) => prepareAppBuild(appSpec(app), { projectDir: infra, prefix: "wsenv-t" }).catch(asStackConfig);
+
+    test("../app is refused unless asked for, saying how to ask", async () => {
+      await expect(stageIn({ source: "../app" })).rejects.toThrow(`wsenv:app.source: folder ../app is outside the project folder ${infra}`);
+      await expect(stageIn({ source: "../app" })).rejects.toThrow("set wsenv:app.sourceRoot to a folder that holds both (such as ..)");
+    });
+
+    test("with sourceRoot .., ../app deploys", async () => {
+      const build = await stageIn({ source: "../app", sourceRoot: ".." });
+      expect(listed(path.join(infra, build.contextDir, "app"))).toEqual(["./css/app.css", "./index.php"]);
+      expect(build.deployed).toBe("../app");
+    });
+
+    test("with sourceRoot .., what lies outside the repository is still refused: a path, an archive, a link", async () => {
+      await expect(stageIn({ source: outside, sourceRoot: ".." })).rejects.toThrow(`wsenv:app.source: folder ${outside} is outside wsenv:app.sourceRoot ${repo} (it is ${outside}); the app must be inside it`);
+      await expect(stageIn({ source: "/etc", sourceRoot: ".." })).rejects.toThrow("is outside wsenv:app.sourceRoot");
+      fs.writeFileSync(path.join(outside, "app.tar.gz"), await tarGzOfSite());
+      await expect(stageIn({ source: path.join(outside, "app.tar.gz"), sourceRoot: ".." })).rejects.toThrow(/archive .* is outside wsenv:app\.sourceRoot/);
+      fs.symlinkSync(outside, path.join(repo, "keys"));
+      await expect(stageIn({ source: "../keys", sourceRoot: ".." })).rejects.toThrow(/folder \.\.\/keys is outside wsenv:app\.sourceRoot .* \(it is .*wsenv-outside-/);
+    });
+
+    test("the repository root itself, which holds the project, is refused: it would copy its own staging", async () => {
+      await expect(stageIn({ source: "..", sourceRoot: ".." })).rejects.toThrow("not the project folder or one that holds it");
+    });
+
+    test("a sourceRoot that is not a folder is an error naming it", async () => {
+      await expect(stageIn({ source: "../app", sourceRoot: "../nowhere" })).rejects.toThrow(`wsenv:app.sourceRoot: must be a folder (looked at ${path.join(repo, "nowhere")}`);
+    });
   });
 
   test("a link in the project to a folder outside is refused", async () => {

@@ -22,7 +22,7 @@ describe("npm run toolchain: what it builds", () => {
       ["pulumi-language-nodejs", "3.259.0", "pulumi-language-nodejs-v3.259.0.tar.gz"],
       ["pulumi-resource-command", "1.2.1", "pulumi-command-v1.2.1.tar.gz"],
       ["pulumi-resource-docker", "5.0.0", "pulumi-docker-v5.0.0.tar.gz"],
-      ["pulumi-language-yaml", "1.25.0", null],
+      ["pulumi-language-yaml", "1.38.3", null],
     ]);
   });
 
