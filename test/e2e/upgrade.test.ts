@@ -41,7 +41,7 @@ describeWithEngine("upgrading a stack deployed by the previous release", () => {
     project = fs.mkdtempSync(path.join(os.tmpdir(), "wsenv-upgrade-"));
     fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(project, "node_modules"));
     checkOut(project, RELEASED);
-    [port] = [await freePort()];
+    port = await freePort();
     stack = await EngineStack.open(STACK, { projectDir: project });
     // Everything the names and aliases touch: several nodes, a secret environment and TLS.
     await stack.configure(
