@@ -251,10 +251,9 @@ export async function prepareAppBuild(app: AppSpec, opts: StagingOptions): Promi
           ? await fetchArchive(source, app, opts.projectDir, appDir)
           : await fetchGit(source, app, appDir);
 
-    normalizeModes(appDir);
     fs.writeFileSync(path.join(absolute, "Dockerfile"), renderDockerfile(app));
     fs.writeFileSync(path.join(absolute, "wsenv-supervise"), SUPERVISOR_SCRIPT, { mode: 0o755 });
-    fs.chmodSync(path.join(absolute, "wsenv-supervise"), 0o755);
+    normalizeModes(absolute);
     const contentHash = hashTree(absolute);
     moveIntoPlace(absolute, final);
     return { contextDir, contentHash, deployed };
